@@ -1,0 +1,34 @@
+# Every target that runs code first creates or updates the virtual environment from the project's files.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint typecheck bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## sandbox deploy of the dev stack: offline, AWS emulated in-process by moto
+	$(BIN)/mlopsgen sandbox up --stack dev
+
+test: $(STAMP)  ## lint, type check and the whole test suite
+	$(BIN)/ruff check infra tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/pytest -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check infra tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)  ## benchmarks against their peers (installs the peers into $(VENV)-bench)
+	$(BIN)/python benchmarks/ab_guardrail.py
+	bash benchmarks/run_drift_vs_evidently.sh
+
+clean:
+	rm -rf $(VENV) $(VENV)-bench build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,10 @@
+"""The CLI's command modules, in the order their commands appear in --help.
+
+Each module defines `register(app: typer.Typer) -> None`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+MODULES: list[ModuleType] = []

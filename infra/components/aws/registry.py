@@ -1,0 +1,89 @@
+"""Model registry: ECR repositories for the project's images and a SageMaker model package group."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.aws.security import EncryptionKey
+from infra.components.base import Capability, Grantable, StackContext
+from infra.profiles.model import SageMakerModelRegistry
+
+REPOSITORIES = ("training", "serving", "mlflow")
+KEEP_IMAGES = 30
+
+
+class ModelRegistry(Capability):
+    """Versioned model packages (with approval status) and the container images that train and serve them."""
+
+    capability = "registry"
+
+    def __init__(
+        self, name: str, ctx: StackContext, args: SageMakerModelRegistry, key: EncryptionKey,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("mlopsgen:aws:ModelRegistry", name, opts)
+        self.repositories: dict[str, aws.ecr.Repository] = {}
+        for repo in REPOSITORIES:
+            repository = aws.ecr.Repository(
+                f"{name}-{repo}-repo",
+                name=f"{ctx.prefix}/{repo}",
+                image_tag_mutability="MUTABLE",
+                image_scanning_configuration={"scan_on_push": True},
+                encryption_configurations=[{"encryption_type": "KMS", "kms_key": key.arn}],
+                force_delete=not ctx.protect_data,
+                opts=self.child(),
+            )
+            aws.ecr.LifecyclePolicy(
+                f"{name}-{repo}-lifecycle",
+                repository=repository.name,
+                policy=json.dumps({"rules": [{
+                    "rulePriority": 1,
+                    "description": f"keep the last {KEEP_IMAGES} images",
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": KEEP_IMAGES},
+                    "action": {"type": "expire"},
+                }]}),
+                opts=self.child(),
+            )
+            self.repositories[repo] = repository
+        self.group_name = ctx.name(args.model_package_group)
+        self.group = aws.sagemaker.ModelPackageGroup(
+            f"{name}-model-package-group",
+            model_package_group_name=self.group_name,
+            model_package_group_description=f"{ctx.spec.profile_name} models, {ctx.env}",
+            opts=self.child(),
+        )
+        self.group_arn = self.group.arn
+        self.register_outputs({
+            "modelPackageGroup": self.group.model_package_group_name,
+            "repositories": {k: v.repository_url for k, v in self.repositories.items()},
+        })
+
+    def image(self, repo: str, tag: str = "latest") -> pulumi.Output[str]:
+        return pulumi.Output.concat(self.repositories[repo].repository_url, ":", tag)
+
+    def grant_pull(self, role: Grantable) -> aws.iam.RolePolicy:
+        return role.allow("ecr-pull", [
+            {
+                "Effect": "Allow",
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                "Resource": [r.arn for r in self.repositories.values()],
+            },
+            # GetAuthorizationToken has no resource-level permission in IAM.
+            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        ])
+
+    def package_arns(self, ctx: StackContext) -> pulumi.Output[str]:
+        return pulumi.Output.concat(
+            "arn:aws:sagemaker:", ctx.region, ":", ctx.account_id, ":model-package/", self.group_name, "/*"
+        )
+
+    def grant_register(self, role: Grantable, ctx: StackContext) -> aws.iam.RolePolicy:
+        return role.allow("register-models", [{
+            "Effect": "Allow",
+            "Action": ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
+                       "sagemaker:ListModelPackages", "sagemaker:DescribeModelPackageGroup"],
+            "Resource": [self.group.arn, self.package_arns(ctx)],
+        }])

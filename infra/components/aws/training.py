@@ -1,0 +1,159 @@
+"""Retraining: a SageMaker pipeline that trains on curated data and registers the model version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.aws.network import Network
+from infra.components.aws.registry import ModelRegistry
+from infra.components.aws.security import EncryptionKey
+from infra.components.aws.storage import ArtifactStore
+from infra.components.base import Capability, StackContext, new_role
+from infra.profiles.model import SageMakerPipelineTraining
+
+
+def pipeline_definition(
+    args: SageMakerPipelineTraining, *, role_arn: Any, training_image: Any, serving_image: Any, data_uri: Any,
+    output_uri: Any, checkpoint_uri: Any, group_name: str, key_arn: Any, subnet_ids: list[Any],
+    security_group_id: Any,
+) -> pulumi.Output[str]:
+    """SageMaker Pipelines JSON (schema 2020-12-01): Train, then RegisterModel into the group."""
+    runtime = args.max_runtime_hours * 3600
+    stopping: dict[str, Any] = {"MaxRuntimeInSeconds": runtime}
+    if args.use_spot:
+        stopping["MaxWaitTimeInSeconds"] = runtime * 2
+    train: dict[str, Any] = {
+        "Name": "Train",
+        "Type": "Training",
+        "Arguments": {
+            "AlgorithmSpecification": {"TrainingImage": training_image, "TrainingInputMode": "File"},
+            "RoleArn": role_arn,
+            "InputDataConfig": [{
+                "ChannelName": "train",
+                "DataSource": {"S3DataSource": {
+                    "S3DataType": "S3Prefix", "S3Uri": {"Get": "Parameters.TrainingData"},
+                    "S3DataDistributionType": "FullyReplicated",
+                }},
+            }],
+            "OutputDataConfig": {"S3OutputPath": output_uri, "KmsKeyId": key_arn},
+            "ResourceConfig": {
+                "InstanceType": args.instance_type, "InstanceCount": args.instance_count,
+                "VolumeSizeInGB": args.volume_size_gb, "VolumeKmsKeyId": key_arn,
+            },
+            "StoppingCondition": stopping,
+            "EnableManagedSpotTraining": args.use_spot,
+            "CheckpointConfig": {"S3Uri": checkpoint_uri},
+            "VpcConfig": {"Subnets": subnet_ids, "SecurityGroupIds": [security_group_id]},
+            "EnableNetworkIsolation": False,
+            "EnableInterContainerTrafficEncryption": True,
+        },
+    }
+    register = {
+        "Name": "RegisterModel",
+        "Type": "RegisterModel",
+        "Arguments": {
+            "ModelPackageGroupName": group_name,
+            "ModelApprovalStatus": {"Get": "Parameters.ModelApprovalStatus"},
+            "InferenceSpecification": {
+                "Containers": [{
+                    "Image": serving_image,
+                    "ModelDataUrl": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"},
+                }],
+                "SupportedContentTypes": ["application/json", "text/csv"],
+                "SupportedResponseMIMETypes": ["application/json"],
+            },
+        },
+        "DependsOn": ["Train"],
+    }
+    approval = "Approved" if args.approval == "automatic" else "PendingManualApproval"
+    return pulumi.Output.json_dumps({
+        "Version": "2020-12-01",
+        "Parameters": [
+            {"Name": "TrainingData", "Type": "String", "DefaultValue": data_uri},
+            {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": approval},
+        ],
+        "Steps": [train, register],
+    })
+
+
+class TrainingPipeline(Capability):
+    """The retraining pipeline and the role its jobs run as (least privilege: its buckets, repos and group)."""
+
+    capability = "training"
+
+    def __init__(
+        self, name: str, ctx: StackContext, args: SageMakerPipelineTraining, *, key: EncryptionKey,
+        store: ArtifactStore, registry: ModelRegistry, network: Network,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("mlopsgen:aws:TrainingPipeline", name, opts)
+        self.role = new_role(ctx, f"{name}-execution-role", "training", self, "sagemaker.amazonaws.com")
+        store.data.grant_read(self.role, "curated/")
+        store.artifacts.grant_read_write(self.role)
+        key.grant_use(self.role)
+        registry.grant_pull(self.role)
+        registry.grant_register(self.role, ctx)
+        self.role.allow("jobs", [
+            {
+                "Effect": "Allow",
+                "Action": ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
+                           "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
+                "Resource": pulumi.Output.concat(
+                    "arn:aws:sagemaker:", ctx.region, ":", ctx.account_id, ":training-job/*"
+                ),
+            },
+            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": self.role.arn,
+             "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": pulumi.Output.concat(
+                    "arn:aws:logs:", ctx.region, ":", ctx.account_id, ":log-group:/aws/sagemaker/*"
+                ),
+            },
+            {  # training in a VPC creates network interfaces; EC2 offers no resource scoping for these calls
+                "Effect": "Allow",
+                "Action": ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
+                           "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
+                           "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
+                           "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
+                "Resource": "*",
+            },
+        ])
+        self.security_group = network.security_group(f"{name}-sg", "SageMaker training jobs")
+        artifacts = store.artifacts.bucket.bucket
+        self.pipeline_name = ctx.name("retraining")
+        self.pipeline = aws.sagemaker.Pipeline(
+            f"{name}-pipeline",
+            pipeline_name=self.pipeline_name,
+            pipeline_display_name=self.pipeline_name,
+            pipeline_description="Weekly (and drift-triggered) retraining; registers the model version",
+            role_arn=self.role.arn,
+            pipeline_definition=pipeline_definition(
+                args,
+                role_arn=self.role.arn,
+                training_image=registry.image("training"),
+                serving_image=registry.image("serving"),
+                data_uri=pulumi.Output.concat("s3://", store.data.bucket.bucket, "/curated/"),
+                output_uri=pulumi.Output.concat("s3://", artifacts, "/models/"),
+                checkpoint_uri=pulumi.Output.concat("s3://", artifacts, "/checkpoints/"),
+                group_name=registry.group_name,
+                key_arn=key.arn,
+                subnet_ids=network.subnet_ids,
+                security_group_id=self.security_group.id,
+            ),
+            opts=self.child(),
+        )
+        self.pipeline_arn = self.pipeline.arn
+        self.register_outputs({"pipelineName": self.pipeline_name, "roleArn": self.role.arn})
+
+    def grant_start(self, role: Any) -> aws.iam.RolePolicy:
+        return role.allow("start-retraining", [{
+            "Effect": "Allow",
+            "Action": ["sagemaker:StartPipelineExecution", "sagemaker:DescribePipelineExecution",
+                       "sagemaker:ListPipelineExecutions"],
+            "Resource": [self.pipeline.arn, pulumi.Output.concat(self.pipeline.arn, "/*")],
+        }])

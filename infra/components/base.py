@@ -1,0 +1,154 @@
+"""What every component shares: the capability base class, the stack context, tags and naming."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.profiles.loader import PROJECT, StackSpec
+
+
+class Capability(pulumi.ComponentResource):
+    """A component that provides one capability; its AWS children are tagged with that capability."""
+
+    capability: str = ""
+
+    def __init__(self, type_token: str, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(type_token, name, None, opts)
+
+    def child(self, **extra: Any) -> pulumi.ResourceOptions:
+        """Options for a child resource: parented here, plus any extra option."""
+        return pulumi.ResourceOptions(parent=self, **extra)
+
+
+@dataclass
+class StackContext:
+    """Facts every component needs: the resolved spec, physical naming, account and region."""
+
+    spec: StackSpec
+    account_id: pulumi.Output[str]
+    region: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def env(self) -> str:
+        return self.spec.environment
+
+    @property
+    def prefix(self) -> str:
+        """Physical name prefix, short enough for SageMaker (63) and IAM role (64) limits."""
+        return f"{self.spec.profile_name}-{self.spec.environment}"[:40]
+
+    def name(self, suffix: str, limit: int = 63) -> str:
+        return f"{self.prefix}-{suffix}"[:limit]
+
+    @property
+    def protect_data(self) -> bool:
+        return self.spec.body.security.protect_data
+
+    def data_options(self, parent: pulumi.Resource) -> pulumi.ResourceOptions:
+        """Options for stores of data: protected and retained on destroy unless the profile says otherwise."""
+        return pulumi.ResourceOptions(
+            parent=parent, protect=self.protect_data, retain_on_delete=self.protect_data
+        )
+
+    def export(self, key: str, value: Any) -> None:
+        self.outputs[key] = value
+
+
+def base_tags(spec: StackSpec) -> dict[str, str]:
+    return {"project": PROJECT, "environment": spec.environment, "profile": spec.profile_name}
+
+
+@cache
+def _is_taggable(cls: type) -> bool:
+    init = getattr(cls, "_internal_init", None)
+    return init is not None and "tags" in inspect.signature(init).parameters
+
+
+def _capability_of(resource: pulumi.Resource | None) -> str:
+    while resource is not None:
+        if isinstance(resource, Capability) and resource.capability:
+            return resource.capability
+        resource = getattr(resource, "_mlopsgen_parent", None)
+    return "platform"
+
+
+def tagging_transformation(spec: StackSpec) -> Any:
+    """A stack transformation that puts the four standard tags on every taggable AWS resource.
+
+    One mechanism instead of passing tags through every constructor; the legacy stack transformation is the
+    one the SDK runs in-process (so it also runs under the mock runtime the offline engine uses).
+    """
+    tags = base_tags(spec)
+
+    def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+        parent = args.opts.parent if args.opts else None
+        args.resource._mlopsgen_parent = parent  # type: ignore[attr-defined]
+        if not _is_taggable(type(args.resource)):
+            return None
+        capability = _capability_of(parent)
+        merged = {**tags, "capability": capability, **(args.props.get("tags") or {})}
+        return pulumi.ResourceTransformationResult({**args.props, "tags": merged}, args.opts)
+
+    return transform
+
+
+def policy_json(statements: list[dict[str, Any]]) -> pulumi.Output[str]:
+    """IAM policy JSON from statements that may hold Outputs (get_policy_document is not mockable)."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def assume_role_policy(*services: str, conditions: dict[str, Any] | None = None) -> pulumi.Output[str]:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": list(services) if len(services) > 1 else services[0]},
+        "Action": "sts:AssumeRole",
+    }
+    if conditions:
+        statement["Condition"] = conditions
+    return policy_json([statement])
+
+
+class Grantable:
+    """A role that grants are attached to, one inline policy per grant (CDK-style `grant_*` methods)."""
+
+    def __init__(self, name: str, role: aws.iam.Role, parent: pulumi.Resource) -> None:
+        self.name = name
+        self.role = role
+        self.parent = parent
+        self._grants: set[str] = set()
+
+    @property
+    def arn(self) -> pulumi.Output[str]:
+        return self.role.arn
+
+    def allow(self, grant: str, statements: list[dict[str, Any]]) -> aws.iam.RolePolicy:
+        if grant in self._grants:
+            raise ValueError(f"grant {grant!r} given twice to {self.name}")
+        self._grants.add(grant)
+        return aws.iam.RolePolicy(
+            f"{self.name}-{grant}",
+            role=self.role.id,
+            policy=policy_json(statements),
+            opts=pulumi.ResourceOptions(parent=self.parent),
+        )
+
+
+def new_role(
+    ctx: StackContext, logical: str, physical: str, parent: pulumi.Resource, *services: str
+) -> Grantable:
+    """A role only the given services may assume, and only from this account."""
+    role = aws.iam.Role(
+        logical,
+        name=ctx.name(physical, 64),
+        assume_role_policy=assume_role_policy(*services),
+        max_session_duration=3600,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return Grantable(logical, role, parent)

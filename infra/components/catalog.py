@@ -1,0 +1,68 @@
+"""Which builder provides each (capability, kind): backends register here, beside their peers.
+
+A builder takes the stack context, the capability's profile model and the platform built so far, and adds
+its component to the platform. The program builder only walks capabilities in order and looks builders up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.components.base import StackContext
+
+# Dependencies flow forward: each capability may use those before it.
+ORDER = (
+    "security", "networking", "artifact_store", "registry", "tracking", "training", "serving", "monitoring",
+    "automation",
+)
+
+
+@dataclass
+class Platform:
+    """The components built so far, by capability."""
+
+    parts: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, capability: str) -> Any:
+        try:
+            return self.parts[capability]
+        except KeyError:
+            raise LookupError(f"capability {capability!r} is needed but was not built before") from None
+
+    def __setitem__(self, capability: str, component: Any) -> None:
+        self.parts[capability] = component
+
+
+Builder = Callable[[StackContext, Any, Platform], Any]
+BUILDERS: dict[tuple[str, str], Builder] = {}
+
+
+def builder(capability: str, kind: str) -> Callable[[Builder], Builder]:
+    def register(fn: Builder) -> Builder:
+        key = (capability, kind)
+        if key in BUILDERS:
+            raise ValueError(f"two builders for {key}")
+        BUILDERS[key] = fn
+        return fn
+
+    return register
+
+
+def kind_of(config: Any, cloud: str) -> str:
+    """A capability's kind; capabilities without a `kind` field are provided by the cloud's own builder."""
+    return str(getattr(config, "kind", cloud))
+
+
+def lookup(capability: str, kind: str) -> Builder:
+    _load_backends()
+    try:
+        return BUILDERS[(capability, kind)]
+    except KeyError:
+        raise LookupError(f"no builder registered for {capability} kind {kind!r}") from None
+
+
+def _load_backends() -> None:
+    # Importing a backend module registers its builders.
+    from infra.components.aws import builders  # noqa: F401

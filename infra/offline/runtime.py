@@ -1,0 +1,160 @@
+"""Run the program under Pulumi's mock runtime and record every resource it registers.
+
+Facts this relies on (see the project's notes): mocks must run with preview=False so `apply` callbacks run;
+the mock monitor's RegisterResource request carries parent, protect and retainOnDelete, which the mocks'
+`new_resource` does not see, so a recording monitor keeps them; the root stack (which holds the legacy stack
+transformations) is reset before each run so runs do not leak into each other.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.offline.graph import ResourceGraph, ResourceRecord
+from infra.profiles.loader import PROJECT, StackSpec
+
+_RUN_LOCK = threading.Lock()  # the Pulumi SDK keeps its runtime state in module globals
+
+
+def _ints(value: Any) -> Any:
+    """Whole floats back to ints: the wire turns 1 into 1.0, and boto3 rejects floats where it wants ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    """Inputs as JSON: assets and archives become their kind and path."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, pulumi.asset.AssetArchive):
+        return {"archive": "AssetArchive", "entries": sorted(value.assets)}
+    if isinstance(value, pulumi.asset.Asset | pulumi.asset.Archive):
+        return {type(value).__name__: getattr(value, "path", None)}
+    return value
+
+
+def _name_of(urn: str) -> str | None:
+    return urn.rsplit("::", 1)[-1] if urn else None
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that keeps what the engine would know of each registration."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.records: list[ResourceRecord] = []
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        if request.type != "pulumi:pulumi:Stack":
+            with self._lock:
+                self._pending[(request.type, request.name)] = {
+                    "parent": request.parent,
+                    "protect": bool(request.protect),
+                    "retain": bool(request.retainOnDelete),
+                    "custom": bool(request.custom),
+                }
+        return super().RegisterResource(request)
+
+
+class GraphMocks(pulumi.runtime.Mocks):
+    """Base mocks: record inputs; subclasses decide what each resource's id and state are."""
+
+    def __init__(self, account_id: str = "123456789012", region: str = "us-east-1") -> None:
+        self.account_id = account_id
+        self.region = region
+        self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = _ints(dict(args.inputs))
+        with self._lock:
+            self.inputs[(args.typ, args.name)] = _jsonable(inputs)
+        if not args.custom:
+            return None, {}
+        return self.create(args.typ, args.name, inputs)
+
+    def create(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        token = args.token
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/offline",
+                    "userId": "OFFLINE", "id": self.account_id}
+        if token == "aws:index/getRegion:getRegion":
+            return {"region": self.region, "name": self.region, "id": self.region}
+        if token == "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage":
+            return prebuilt_image(dict(args.args), self.region)
+        if token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
+            return {"randomPassword": self.random_password(int(args.args.get("passwordLength", 32)))}
+        raise LookupError(f"no offline answer for invoke {token}")
+
+    def random_password(self, length: int) -> str:
+        import secrets
+        import string
+
+        return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(length))
+
+
+# Account that publishes SageMaker's scikit-learn images, per region (from the SageMaker Python SDK's
+# image_uri_config/sklearn.json); offline runs only need a plausible, correctly shaped URI.
+SKLEARN_IMAGE_ACCOUNTS = {"us-east-1": "683313688378", "us-east-2": "257758044811", "us-west-2": "246618743249",
+                          "eu-west-1": "141502667606", "eu-central-1": "492215442770"}
+
+
+def prebuilt_image(args: dict[str, Any], default_region: str) -> dict[str, Any]:
+    region = args.get("region") or default_region
+    account = SKLEARN_IMAGE_ACCOUNTS.get(region, "683313688378")
+    repo, tag = args.get("repositoryName"), args.get("imageTag")
+    path = f"{account}.dkr.ecr.{region}.amazonaws.com/{repo}" + (f":{tag}" if tag else "")
+    return {"registryId": account, "registryPath": path, "repositoryName": repo, "id": path,
+            "imageTag": tag, "region": region}
+
+
+def run_program(spec: StackSpec, mocks: GraphMocks) -> ResourceGraph:
+    """Run the real program for `spec` under `mocks`; return every registered resource with its inputs."""
+    from infra.profiles.exceptions import loosened_defaults
+    from infra.program import build
+
+    with _RUN_LOCK:
+        monitor = RecordingMonitor(mocks)
+        pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=spec.stack, preview=False, monitor=monitor)
+        config = {f"{PROJECT}:profile": spec.profile_name, f"{PROJECT}:environment": spec.environment,
+                  "aws:region": spec.body.region}
+        pulumi.runtime.set_all_config(config, [])
+        pulumi_settings.SETTINGS.rpc_manager.clear()
+        pulumi_settings.SETTINGS.outputs.clear()
+        platform: dict[str, Any] = {}
+
+        def program() -> None:
+            platform["value"] = build(spec)
+
+        try:
+            _sync_await(run_pulumi_func(program))
+        finally:
+            pulumi.runtime.set_all_config({}, [])
+        graph = ResourceGraph(stack=spec.stack, profile=spec.profile_name, environment=spec.environment,
+                              loosened=loosened_defaults(spec))
+        for (typ, name), meta in monitor._pending.items():
+            graph.resources.append(ResourceRecord(
+                type=typ, name=name, parent=_name_of(meta["parent"]), inputs=mocks.inputs.get((typ, name), {}),
+                protect=meta["protect"], retain_on_delete=meta["retain"], custom=meta["custom"],
+            ))
+        return graph

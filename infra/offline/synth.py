@@ -1,0 +1,91 @@
+"""Outputs for a declared resource when no cloud (or emulator) creates it: shaped like AWS's, marked offline.
+
+Physical names are taken from the inputs the program set (it names everything), so ARNs and URLs computed
+from them are the ones AWS would produce for the same names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+# type token -> (ARN service, ARN resource pattern, name input)
+ARN_SHAPES: dict[str, tuple[str, str, str]] = {
+    "aws:iam/role:Role": ("iam", "role/{}", "name"),
+    "aws:lambda/function:Function": ("lambda", "function:{}", "name"),
+    "aws:lambda/layerVersion:LayerVersion": ("lambda", "layer:{}:1", "layerName"),
+    "aws:sns/topic:Topic": ("sns", "{}", "name"),
+    "aws:sagemaker/pipeline:Pipeline": ("sagemaker", "pipeline/{}", "pipelineName"),
+    "aws:sagemaker/model:Model": ("sagemaker", "model/{}", "name"),
+    "aws:sagemaker/endpoint:Endpoint": ("sagemaker", "endpoint/{}", "name"),
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ("sagemaker", "endpoint-config/{}", "name"),
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": (
+        "sagemaker", "model-package-group/{}", "modelPackageGroupName"),
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": (
+        "sagemaker", "mlflow-tracking-server/{}", "trackingServerName"),
+    "aws:ecr/repository:Repository": ("ecr", "repository/{}", "name"),
+    "aws:ecs/cluster:Cluster": ("ecs", "cluster/{}", "name"),
+    "aws:ecs/taskDefinition:TaskDefinition": ("ecs", "task-definition/{}:1", "family"),
+    "aws:ecs/service:Service": ("ecs", "service/{}", "name"),
+    "aws:rds/instance:Instance": ("rds", "db:{}", "identifier"),
+    "aws:secretsmanager/secret:Secret": ("secretsmanager", "secret:{}-AbCdEf", "name"),
+    "aws:cloudwatch/logGroup:LogGroup": ("logs", "log-group:{}", "name"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch", "alarm:{}", "name"),
+    "aws:cloudwatch/eventRule:EventRule": ("events", "rule/{}", "name"),
+    "aws:scheduler/schedule:Schedule": ("scheduler", "schedule/default/{}", "name"),
+    "aws:scheduler/scheduleGroup:ScheduleGroup": ("scheduler", "schedule-group/{}", "name"),
+    "aws:lb/loadBalancer:LoadBalancer": ("elasticloadbalancing", "loadbalancer/app/{}/0123456789abcdef", "name"),
+    "aws:lb/targetGroup:TargetGroup": ("elasticloadbalancing", "targetgroup/{}/0123456789abcdef", "name"),
+}
+GLOBAL_SERVICES = {"iam"}
+
+
+def fake_id(typ: str, name: str) -> str:
+    return hashlib.sha1(f"{typ}/{name}".encode()).hexdigest()[:17]
+
+
+def arn(service: str, resource: str, account: str, region: str) -> str:
+    region_part = "" if service in GLOBAL_SERVICES else region
+    return f"arn:aws:{service}:{region_part}:{account}:{resource}"
+
+
+def synthesize(typ: str, name: str, inputs: dict[str, Any], account: str, region: str) -> tuple[str, dict[str, Any]]:
+    """Id and state for a resource nobody created; the state echoes the inputs plus computed outputs."""
+    state = dict(inputs)
+    physical = name
+    if typ in ARN_SHAPES:
+        service, pattern, key = ARN_SHAPES[typ]
+        physical = str(inputs.get(key) or name)
+        state["arn"] = arn(service, pattern.format(physical), account, region)
+    rid = physical if typ in ARN_SHAPES else fake_id(typ, name)
+    if typ == "aws:s3/bucket:Bucket":
+        bucket = str(inputs.get("bucket") or name)
+        rid = bucket
+        state.update(arn=f"arn:aws:s3:::{bucket}", bucket=bucket, bucketRegionalDomainName=f"{bucket}.s3.amazonaws.com")
+    elif typ == "aws:kms/key:Key":
+        rid = f"{fake_id(typ, name)[:8]}-0000-4000-8000-{fake_id(typ, name)[:12]}"
+        state.update(keyId=rid, arn=arn("kms", f"key/{rid}", account, region))
+    elif typ == "aws:ecr/repository:Repository":
+        state["repositoryUrl"] = f"{account}.dkr.ecr.{region}.amazonaws.com/{physical}"
+    elif typ == "aws:lb/loadBalancer:LoadBalancer":
+        state["dnsName"] = f"internal-{physical}-123456.{region}.elb.amazonaws.com"
+    elif typ == "aws:rds/instance:Instance":
+        state["address"] = f"{physical}.abcdefghijkl.{region}.rds.amazonaws.com"
+        state["endpoint"] = f"{state['address']}:5432"
+        if inputs.get("manageMasterUserPassword"):
+            state["masterUserSecrets"] = [{
+                "secretArn": arn("secretsmanager", f"secret:rds!db-{fake_id(typ, name)}-AbCdEf", account, region),
+                "secretStatus": "active", "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
+            }]
+    elif typ == "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer":
+        state["trackingServerUrl"] = f"https://{physical}.{region}.experiments.sagemaker.aws"
+    elif typ == "aws:lambda/layerVersion:LayerVersion":
+        state["layerArn"] = state["arn"].rsplit(":", 1)[0]
+    elif typ == "aws:ec2/vpc:Vpc":
+        rid = f"vpc-{fake_id(typ, name)}"
+    elif typ == "aws:ec2/subnet:Subnet":
+        rid = f"subnet-{fake_id(typ, name)}"
+    elif typ == "aws:ec2/securityGroup:SecurityGroup":
+        rid = f"sg-{fake_id(typ, name)}"
+    state.setdefault("id", rid)
+    return rid, state

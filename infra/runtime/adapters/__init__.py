@@ -1,0 +1,1 @@
+"""Adapters from the runtime controllers to the serving platforms and clouds they act on."""

@@ -1,0 +1,1 @@
+"""Entry points of the runtime jobs (Lambda handlers and scheduled tasks) the generated stacks deploy."""

@@ -1,0 +1,362 @@
+"""A/B controller: a scheduled job that applies the conversion guardrail to a live champion/challenger split.
+
+Why its own controller: SageMaker deployment guardrails watch alarms for at most 8 hours, while a conversion
+guardrail needs days of traffic. This job runs on a schedule (e.g. hourly, EventBridge Scheduler -> Lambda),
+reads cumulative counts, calls `decide`, and moves traffic through a `TrafficController`.
+
+Environment contract (the event payload is ignored, so any scheduler can trigger it):
+- ENDPOINT_NAME (required); CHAMPION_VARIANT (default `champion`); CHALLENGER_VARIANT (default `challenger`)
+- DECISIONS_BUCKET (required); DECISIONS_PREFIX (default `abtest`): the experiment record lives at
+  ``<prefix>/<endpoint>/experiment.json``; every decision is written to
+  ``<prefix>/<endpoint>/<experiment_id>/decisions/<UTC timestamp>-<action>.json``
+- ALERT_TOPIC_ARN (optional): SNS topic notified on every traffic change (rollback, SRM halt, ramp, promote)
+- METRIC_NAMESPACE (default `MLOpsGen/ABTest`): metrics `Visitors` and each policy metric (`Conversions`),
+  dimensions `EndpointName`, `VariantName`, summed over the current stage's window
+- TRAFFIC_CONTROLLER (default `sagemaker-variants`); GUARDRAIL_POLICY (optional JSON of `GuardrailPolicy`)
+IAM: s3:GetObject/PutObject on the prefix, cloudwatch:GetMetricData, sns:Publish, sagemaker:DescribeEndpoint and
+sagemaker:UpdateEndpointWeightsAndCapacities. Run it with reserved concurrency 1 and a timeout of 5 minutes
+(the traffic adapter may back off for about two).
+
+What each decision does:
+- ROLLBACK / SRM_HALT: champion weight 1, challenger 0; experiment concluded (rolled_back / halted); alert.
+- CONTINUE on a ramp stage that had the minimum sample, no harm and `ramp_min_hours_per_stage`: ADVANCE to the
+  next stage's split, counting restarts; alert. A PROMOTE before the last stage also just advances: every
+  stage is walked.
+- PROMOTE on the last stage: challenger weight 1, champion 0, experiment concluded (promoted); alert. The
+  champion variant stays deployed at weight 0, so undoing it is one weight change; replacing the endpoint
+  config is the deployer's job.
+- Order: traffic first, then the decision record, then the experiment state, then the alert. A crash after
+  the traffic change is healed by the next run (same counts, same decision, the adapter sees the target split
+  and does nothing). Once concluded, reruns read the record and the weights, write nothing and return
+  ``already_<status>``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from infra.runtime.abtest.experiment import Experiment, ExperimentStatus, load_experiment, save_experiment
+from infra.runtime.abtest.guardrail import Action, ArmCounts, Decision, decide_all
+from infra.runtime.abtest.policy import GuardrailPolicy
+from infra.runtime.adapters.traffic import TrafficController, get_traffic_controller
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NAMESPACE = "MLOpsGen/ABTest"
+VISITORS_METRIC = "Visitors"
+
+
+class ControllerAction(StrEnum):
+    """What one run did; the first four mirror `Action`, ADVANCE is a ramp step."""
+
+    CONTINUE = "continue"
+    ROLLBACK = "rollback"
+    SRM_HALT = "srm_halt"
+    PROMOTE = "promote"
+    ADVANCE = "advance"
+
+
+_TERMINAL = {
+    ControllerAction.ROLLBACK: ExperimentStatus.ROLLED_BACK,
+    ControllerAction.SRM_HALT: ExperimentStatus.HALTED,
+    ControllerAction.PROMOTE: ExperimentStatus.PROMOTED,
+}
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """The environment contract, parsed once."""
+
+    endpoint_name: str
+    decisions_bucket: str
+    decisions_prefix: str = "abtest"
+    alert_topic_arn: str | None = None
+    metric_namespace: str = DEFAULT_NAMESPACE
+    champion_variant: str = "champion"
+    challenger_variant: str = "challenger"
+    traffic_controller: str = "sagemaker-variants"
+    policy: GuardrailPolicy = field(default_factory=GuardrailPolicy)
+
+    def __post_init__(self) -> None:
+        if self.champion_variant == self.challenger_variant:
+            raise ValueError("CHAMPION_VARIANT and CHALLENGER_VARIANT must differ")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ControllerSettings:
+        env = os.environ if env is None else env
+        missing = [k for k in ("ENDPOINT_NAME", "DECISIONS_BUCKET") if not env.get(k)]
+        if missing:
+            raise ValueError(f"missing required environment variable(s): {', '.join(missing)}")
+        policy_json = env.get("GUARDRAIL_POLICY", "").strip()
+        return cls(
+            endpoint_name=env["ENDPOINT_NAME"],
+            decisions_bucket=env["DECISIONS_BUCKET"],
+            decisions_prefix=env.get("DECISIONS_PREFIX", "abtest"),
+            alert_topic_arn=env.get("ALERT_TOPIC_ARN") or None,
+            metric_namespace=env.get("METRIC_NAMESPACE") or DEFAULT_NAMESPACE,
+            champion_variant=env.get("CHAMPION_VARIANT") or "champion",
+            challenger_variant=env.get("CHALLENGER_VARIANT") or "challenger",
+            traffic_controller=env.get("TRAFFIC_CONTROLLER") or "sagemaker-variants",
+            policy=GuardrailPolicy.model_validate_json(policy_json) if policy_json else GuardrailPolicy(),
+        )
+
+    def rollback_weights(self) -> dict[str, float]:
+        return {self.champion_variant: 1.0, self.challenger_variant: 0.0}
+
+    def promote_weights(self) -> dict[str, float]:
+        return {self.champion_variant: 0.0, self.challenger_variant: 1.0}
+
+    def split_weights(self, challenger_share: float) -> dict[str, float]:
+        return {self.champion_variant: 1.0 - challenger_share, self.challenger_variant: challenger_share}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dependencies:
+    """AWS clients and the clock, injectable for tests and created lazily (never at import)."""
+
+    def __init__(
+        self,
+        *,
+        s3: Any | None = None,
+        cloudwatch: Any | None = None,
+        sns: Any | None = None,
+        traffic: TrafficController | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._clients: dict[str, Any] = {"s3": s3, "cloudwatch": cloudwatch, "sns": sns}
+        self._traffic = traffic
+        self.clock = clock
+
+    def _client(self, service: str) -> Any:
+        if self._clients[service] is None:
+            import boto3
+
+            self._clients[service] = boto3.client(service)
+        return self._clients[service]
+
+    @property
+    def s3(self) -> Any:
+        return self._client("s3")
+
+    @property
+    def cloudwatch(self) -> Any:
+        return self._client("cloudwatch")
+
+    @property
+    def sns(self) -> Any:
+        return self._client("sns")
+
+    def traffic(self, name: str) -> TrafficController:
+        if self._traffic is None:
+            self._traffic = get_traffic_controller(name)
+        return self._traffic
+
+
+def metric_period(start: datetime, end: datetime) -> int:
+    """The finest period CloudWatch still holds for data that old: 1-minute points live 15 days, 5-minute
+    points 63 days, hourly points 455 days."""
+    age = end - start
+    if age <= timedelta(days=15):
+        return 60
+    if age <= timedelta(days=63):
+        return 300
+    return 3600
+
+
+def read_counts(
+    cloudwatch: Any, settings: ControllerSettings, start: datetime, end: datetime
+) -> dict[str, tuple[ArmCounts, ArmCounts]]:
+    """Sum Visitors and every policy metric per variant over [start, end) with GetMetricData (paginated)."""
+    names = [VISITORS_METRIC, *settings.policy.metrics]
+    variants = [settings.champion_variant, settings.challenger_variant]
+    queries: dict[str, tuple[str, str]] = {}
+    for v_index, variant in enumerate(variants):
+        for m_index, metric in enumerate(names):
+            queries[f"v{v_index}m{m_index}"] = (variant, metric)
+    totals = dict.fromkeys(queries, 0.0)
+    if end - start >= timedelta(seconds=1):
+        period = metric_period(start, end)
+        request = [
+            {
+                "Id": query_id,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": settings.metric_namespace,
+                        "MetricName": metric,
+                        "Dimensions": [
+                            {"Name": "EndpointName", "Value": settings.endpoint_name},
+                            {"Name": "VariantName", "Value": variant},
+                        ],
+                    },
+                    "Period": period,
+                    "Stat": "Sum",
+                },
+                "ReturnData": True,
+            }
+            for query_id, (variant, metric) in queries.items()
+        ]
+        paginator = cloudwatch.get_paginator("get_metric_data")
+        for page in paginator.paginate(MetricDataQueries=request, StartTime=start, EndTime=end):
+            for result in page.get("MetricDataResults", []):
+                totals[result["Id"]] += float(sum(result.get("Values", [])))
+
+    def arm(v_index: int, metric: str) -> ArmCounts:
+        visitors = round(totals[f"v{v_index}m0"])
+        conversions = round(totals[f"v{v_index}m{names.index(metric)}"])
+        if conversions > visitors:
+            raise ValueError(
+                f"{metric} ({conversions}) exceed {VISITORS_METRIC} ({visitors}) for variant {variants[v_index]} "
+                f"of {settings.endpoint_name}: the metrics are not counted over the same requests"
+            )
+        return ArmCounts(visitors=visitors, conversions=conversions)
+
+    return {metric: (arm(0, metric), arm(1, metric)) for metric in settings.policy.metrics}
+
+
+def decision_key(settings: ControllerSettings, experiment: Experiment, at: datetime, action: str) -> str:
+    stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    parts = (
+        settings.decisions_prefix.strip("/"),
+        settings.endpoint_name,
+        experiment.experiment_id,
+        "decisions",
+        f"{stamp}-{action}.json",
+    )
+    return "/".join(p for p in parts if p)
+
+
+def run(settings: ControllerSettings, deps: Dependencies) -> dict[str, Any]:
+    """One look at the experiment on `settings.endpoint_name`; returns a JSON-serialisable summary."""
+    bucket, prefix = settings.decisions_bucket, settings.decisions_prefix
+    experiment = load_experiment(deps.s3, bucket, prefix, settings.endpoint_name)
+    if experiment is None:
+        return {"status": "no_experiment", "endpoint_name": settings.endpoint_name, "changed": False}
+    traffic = deps.traffic(settings.traffic_controller)
+
+    if experiment.concluded:
+        return _already_concluded(settings, experiment, traffic.get_weights(settings.endpoint_name))
+
+    now = deps.clock()
+    weights_before = traffic.get_weights(settings.endpoint_name)
+    counts = read_counts(deps.cloudwatch, settings, experiment.window_start, now)
+    decision = decide_all(counts, settings.policy, treatment_share=experiment.challenger_weight)
+    action, target, reason = _plan(settings, experiment, decision, now)
+
+    if target is not None:
+        traffic.set_weights(settings.endpoint_name, target)
+    weights_after = target if target is not None else weights_before
+
+    key = decision_key(settings, experiment, now, action.value)
+    record = {
+        "experiment_id": experiment.experiment_id,
+        "endpoint_name": settings.endpoint_name,
+        "challenger_model": experiment.challenger_model,
+        "decided_at": now.isoformat(),
+        "action": action.value,
+        "reason": reason,
+        "stage": experiment.stage,
+        "challenger_weight": experiment.challenger_weight,
+        "window_start": experiment.window_start.isoformat(),
+        "weights_before": weights_before,
+        "weights_after": weights_after,
+        "decision": decision.model_dump(mode="json"),
+        "policy": settings.policy.model_dump(mode="json"),
+    }
+    deps.s3.put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(record, indent=2).encode(), ContentType="application/json"
+    )
+
+    if action in _TERMINAL:
+        experiment.status = _TERMINAL[action]
+        experiment.concluded_at = now
+        experiment.conclusion = reason
+        experiment.decision_key = key
+        save_experiment(deps.s3, bucket, prefix, experiment)
+    elif action is ControllerAction.ADVANCE:
+        experiment.stage += 1
+        experiment.stage_started_at = now
+        save_experiment(deps.s3, bucket, prefix, Experiment.model_validate(experiment.model_dump()))
+
+    if target is not None and settings.alert_topic_arn:
+        deps.sns.publish(
+            TopicArn=settings.alert_topic_arn,
+            Subject=f"A/B {action.value}: {settings.endpoint_name}"[:100],
+            Message=json.dumps({k: record[k] for k in record if k != "policy"}, indent=2),
+        )
+    log.info("ab-controller %s %s: %s (%s)", settings.endpoint_name, experiment.experiment_id, action, reason)
+    return {
+        "status": action.value,
+        "endpoint_name": settings.endpoint_name,
+        "experiment_id": experiment.experiment_id,
+        "changed": target is not None,
+        "reason": reason,
+        "weights": weights_after,
+        "decision_key": key,
+    }
+
+
+def _plan(
+    settings: ControllerSettings, experiment: Experiment, decision: Decision, now: datetime
+) -> tuple[ControllerAction, dict[str, float] | None, str]:
+    """Map the statistical decision to a traffic action for this experiment's ramp stage."""
+    if decision.action is Action.ROLLBACK:
+        return ControllerAction.ROLLBACK, settings.rollback_weights(), decision.reason
+    if decision.action is Action.SRM_HALT:
+        return ControllerAction.SRM_HALT, settings.rollback_weights(), decision.reason
+    if decision.action is Action.PROMOTE and experiment.final_stage:
+        return ControllerAction.PROMOTE, settings.promote_weights(), decision.reason
+    if not experiment.final_stage and decision.sample_ready:
+        elapsed_hours = (now - experiment.window_start).total_seconds() / 3600.0
+        if elapsed_hours >= settings.policy.ramp_min_hours_per_stage:
+            share = experiment.ramp[experiment.stage + 1]
+            reason = (
+                f"stage {experiment.stage} ({experiment.challenger_weight:.0%}) passed after {elapsed_hours:.1f} h "
+                f"({decision.reason}); challenger share -> {share:.0%}"
+            )
+            return ControllerAction.ADVANCE, settings.split_weights(share), reason
+    return ControllerAction.CONTINUE, None, decision.reason
+
+
+def _already_concluded(
+    settings: ControllerSettings, experiment: Experiment, weights: dict[str, float]
+) -> dict[str, Any]:
+    expected = (
+        settings.promote_weights()
+        if experiment.status is ExperimentStatus.PROMOTED
+        else settings.rollback_weights()
+    )
+    matches = all(abs(weights.get(name, -1.0) - w) < 1e-9 for name, w in expected.items())
+    if not matches:
+        # Someone changed the split by hand after the controller concluded: report it, do not fight it.
+        log.warning(
+            "experiment %s on %s is %s but the weights are %s",
+            experiment.experiment_id,
+            settings.endpoint_name,
+            experiment.status.value,
+            weights,
+        )
+    return {
+        "status": f"already_{experiment.status.value}",
+        "endpoint_name": settings.endpoint_name,
+        "experiment_id": experiment.experiment_id,
+        "changed": False,
+        "reason": experiment.conclusion,
+        "weights": weights,
+        "weights_match_conclusion": matches,
+        "decision_key": experiment.decision_key,
+    }
+
+
+def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
+    """Lambda entry point: settings from the environment, real clients created on first use."""
+    return run(ControllerSettings.from_env(), Dependencies())
