@@ -7,4 +7,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-MODULES: list[ModuleType] = []
+from infra.cli import preview, profiles
+
+MODULES: list[ModuleType] = [profiles, preview]

@@ -66,7 +66,7 @@ def base_tags(spec: StackSpec) -> dict[str, str]:
 
 
 @cache
-def _is_taggable(cls: type) -> bool:
+def is_taggable(cls: type) -> bool:
     init = getattr(cls, "_internal_init", None)
     return init is not None and "tags" in inspect.signature(init).parameters
 
@@ -90,7 +90,7 @@ def tagging_transformation(spec: StackSpec) -> Any:
     def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
         parent = args.opts.parent if args.opts else None
         args.resource._mlopsgen_parent = parent  # type: ignore[attr-defined]
-        if not _is_taggable(type(args.resource)):
+        if not is_taggable(type(args.resource)):
             return None
         capability = _capability_of(parent)
         merged = {**tags, "capability": capability, **(args.props.get("tags") or {})}

@@ -48,7 +48,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def _name_of(urn: str) -> str | None:
-    return urn.rsplit("::", 1)[-1] if urn else None
+    """The parent's logical name; None for the stack itself (a top-level resource)."""
+    if not urn or "::pulumi:pulumi:Stack::" in urn:
+        return None
+    return urn.rsplit("::", 1)[-1]
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):

@@ -118,6 +118,8 @@ def _locate(layers: list[Layer], data: Any, loc: tuple[Any, ...]) -> tuple[str, 
     node = data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
+        if isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue  # the tag pydantic adds for a discriminated union
         if isinstance(node, dict) and part in node:
             path.append(part)
             node = node[part]
@@ -196,7 +198,7 @@ def load_profile(path: Path) -> tuple[Profile, Layer]:
 
 def resolve(
     profile: str, environment: str, *, stack: str | None = None, overrides: Layer | None = None,
-    stack_file: str | None = None, aws_region: str | None = None,
+    stack_file: str | None = None, aws_region: str | None = None, profile_line: int | None = None,
 ) -> StackSpec:
     """Merge a profile's body, its overlay for ``environment`` and stack overrides, then validate the result."""
     path = profile_path(profile)
@@ -204,7 +206,7 @@ def resolve(
         raise UserError.single(
             stack_file or display_path(path),
             f"no profile {profile!r}: built-in profiles are {', '.join(builtin_profiles())}",
-            field="mlopsgen:profile" if stack_file else "",
+            field=f"{PROJECT}:profile" if stack_file else "", line=profile_line,
         )
     parsed, layer = load_profile(path)
     if environment not in ENVIRONMENTS:
@@ -280,4 +282,5 @@ def load_stack(stack: str, path: Path | None = None) -> StackSpec:
     region = config.get("aws:region")
     profile_ref = profile if not profile.endswith((".yaml", ".yml")) else str(path.parent / profile)
     return resolve(profile_ref, environment, stack=stack, overrides=overrides, stack_file=shown,
-                   aws_region=str(region) if region else None)
+                   aws_region=str(region) if region else None,
+                   profile_line=lines.get(("config", f"{PROJECT}:profile")))

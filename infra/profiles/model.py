@@ -160,14 +160,17 @@ class SageMakerEndpointServing(Strict):
 
     _check_type = field_validator("instance_type")(check_sagemaker_instance_type)
 
+    @field_validator("challenger_ramp")
+    @classmethod
+    def _ramp(cls, ramp: list[float]) -> list[float]:
+        if any(not 0 < w < 1 for w in ramp) or ramp != sorted(set(ramp)):
+            raise ValueError("challenger_ramp must be increasing shares strictly between 0 and 1")
+        return ramp
+
     @model_validator(mode="after")
-    def _capacity_and_ramp(self) -> SageMakerEndpointServing:
+    def _capacity(self) -> SageMakerEndpointServing:
         if self.max_capacity < self.min_capacity:
             raise ValueError("max_capacity must be at least min_capacity")
-        if any(not 0 < w < 1 for w in self.challenger_ramp) or self.challenger_ramp != sorted(
-            self.challenger_ramp
-        ):
-            raise ValueError("challenger_ramp must be increasing shares strictly between 0 and 1")
         return self
 
 

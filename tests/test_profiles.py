@@ -1,0 +1,125 @@
+"""Profile validation: built-in profiles, overlays, schema, and clear errors for malformed files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infra.cli.main import app
+from infra.errors import UserError
+from infra.profiles.exceptions import loosened_defaults
+from infra.profiles.loader import load_stack, resolve
+from infra.profiles.schema import SCHEMA_FILE, schema_text
+from infra.profiles.validators import check_schedule_expression
+
+BAD = Path(__file__).parent / "fixtures" / "bad"
+runner = CliRunner()
+
+# file -> (line, field) the error must name
+MALFORMED = {
+    "wrong-type.yaml": (4, "serving.min_capacity"),
+    "unknown-field.yaml": (4, "serving.min_capacty"),
+    "unknown-kind.yaml": (3, "tracking.kind"),
+    "bad-schedule.yaml": (3, "automation.ingestion_schedule"),
+    "bad-bucket-name.yaml": (4, "artifact_store.bucket_prefix"),
+    "bad-instance-type.yaml": (4, "serving.instance_type"),
+    "bad-rds-class.yaml": (5, "tracking.database.instance_class"),
+    "bad-ramp.yaml": (4, "serving.challenger_ramp"),
+    "invalid-yaml.yaml": (5, ""),
+    "duplicate-key.yaml": (3, "region"),
+    "unknown-environment.yaml": (2, "environments"),
+    "overlay-invalid.yaml": (7, "networking"),
+    "not-a-mapping.yaml": (1, ""),
+    "Pulumi.unknown-setting.yaml": (4, "mlopsgen:profle"),
+    "Pulumi.bad-override.yaml": (6, "serving.max_capacity"),
+    "Pulumi.missing-profile.yaml": (1, "mlopsgen:profile"),
+    "Pulumi.unknown-profile.yaml": (2, "mlopsgen:profile"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_file_exits_2_naming_file_line_and_field(name: str) -> None:
+    line, field = MALFORMED[name]
+    result = runner.invoke(app, ["validate", str(BAD / name)])
+    assert result.exit_code == 2, result.output
+    assert f"{name}:{line}:" in result.output
+    assert field in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_every_malformed_fixture_is_covered() -> None:
+    assert {p.name for p in BAD.iterdir()} == set(MALFORMED)
+
+
+def test_builtin_stacks_validate() -> None:
+    result = runner.invoke(app, ["validate"])
+    assert result.exit_code == 0, result.output
+    for env in ("dev", "staging", "prod"):
+        assert f"Pulumi.{env}.yaml" in result.output
+
+
+def test_overlays_change_sizing_and_protection() -> None:
+    dev, prod = load_stack("dev").body, load_stack("prod").body
+    assert dev.networking.nat_gateways == 0 and prod.networking.nat_gateways >= 1
+    assert dev.serving.instance_type == "ml.t2.medium"
+    assert prod.serving.instance_type == "ml.m5.large"  # the body's value where the overlay says nothing
+    assert prod.tracking.kind == "mlflow-ecs" and dev.tracking.kind == "mlflow-ecs"
+    assert prod.tracking.database.multi_az and not dev.tracking.database.multi_az
+    assert prod.security.protect_data and not dev.security.protect_data
+
+
+def test_loosened_defaults_are_reported_only_where_loosened() -> None:
+    dev = loosened_defaults(load_stack("dev"))
+    prod = loosened_defaults(load_stack("prod"))
+    assert any(line.startswith("security.protect_data") for line in dev)
+    assert any(line.startswith("tracking.database.deletion_protection") for line in dev)
+    assert not any(line.startswith(("security.", "tracking.database.")) for line in prod)
+
+
+def test_overlay_may_switch_kind() -> None:
+    spec = resolve("mlflow-sagemaker", "dev")
+    assert spec.body.tracking.kind == "mlflow-ecs"
+    switched = resolve(str(BAD.parent / "managed-mlflow.yaml"), "prod")
+    assert switched.body.tracking.kind == "sagemaker-mlflow"
+
+
+def test_schema_file_is_generated_from_the_models() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), "run: mlopsgen schema -o stacks/profile.schema.json"
+
+
+def test_schema_command_prints_the_schema() -> None:
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    assert '"title": "mlopsgen stack profile"' in result.output
+
+
+@pytest.mark.parametrize("expr", [
+    "rate(1 day)", "rate(5 minutes)", "cron(0 2 * * ? *)", "cron(0 3 ? * SUN *)", "cron(15 10 ? * MON-FRI *)",
+    "at(2026-12-01T10:00:00)",
+])
+def test_valid_schedule_expressions(expr: str) -> None:
+    assert check_schedule_expression(expr) == expr
+
+
+@pytest.mark.parametrize("expr", [
+    "rate(1 days)", "rate(0 minutes)", "cron(0 2 * * *)", "cron(0 2 * * * *)", "cron(61 2 * * ? *)",
+    "cron(0 2 ? * FUNDAY *)", "daily", "rate(2 day)",
+])
+def test_invalid_schedule_expressions(expr: str) -> None:
+    with pytest.raises(ValueError):
+        check_schedule_expression(expr)
+
+
+def test_stack_and_profile_options_are_exclusive() -> None:
+    result = runner.invoke(app, ["preview", "--stack", "dev", "--profile", "mlflow-sagemaker"])
+    assert result.exit_code == 2
+    assert "either --stack or --profile" in result.output
+
+
+def test_user_error_lists_every_problem() -> None:
+    with pytest.raises(UserError) as info:
+        resolve(str(BAD / "unknown-field.yaml"), "dev")
+    assert len(info.value.problems) == 1

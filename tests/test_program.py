@@ -1,0 +1,215 @@
+"""The resource graph each environment declares, from the real program under Pulumi's mock runtime."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from infra.cli.main import app
+from infra.offline.graph import ResourceGraph
+from infra.offline.tokens import taggable
+
+TAGS = ("project", "environment", "profile", "capability")
+
+# Build 4 of the foundation issue: every capability's resources, by Pulumi type token.
+REQUIRED = {
+    "aws:kms/key:Key", "aws:s3/bucket:Bucket", "aws:s3/bucketServerSideEncryptionConfiguration:"
+    "BucketServerSideEncryptionConfiguration", "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet",
+    "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ecs/cluster:Cluster", "aws:ecs/service:Service",
+    "aws:ecs/taskDefinition:TaskDefinition", "aws:lb/loadBalancer:LoadBalancer", "aws:lb/listener:Listener",
+    "aws:rds/instance:Instance", "aws:ecr/repository:Repository", "aws:iam/role:Role",
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup", "aws:sagemaker/pipeline:Pipeline",
+    "aws:sagemaker/model:Model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+    "aws:sagemaker/endpoint:Endpoint", "aws:appautoscaling/target:Target", "aws:appautoscaling/policy:Policy",
+    "aws:scheduler/schedule:Schedule", "aws:lambda/function:Function", "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:cloudwatch/dashboard:Dashboard", "aws:sns/topic:Topic",
+}
+
+
+def one(graph: ResourceGraph, token: str) -> Any:
+    found = graph.of_type(token)
+    assert len(found) == 1, f"{token}: {len(found)}"
+    return found[0]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_capability_is_declared(graphs: dict[str, ResourceGraph], env: str) -> None:
+    types = {r.type for r in graphs[env].resources}
+    assert REQUIRED <= types, REQUIRED - types
+    components = {r.type for r in graphs[env].resources if r.is_component}
+    assert {"mlopsgen:aws:ArtifactStore", "mlopsgen:aws:ModelEndpoint", "mlopsgen:aws:Monitoring"} <= components
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_taggable_resources_carry_the_four_tags(graphs: dict[str, ResourceGraph], env: str) -> None:
+    checked = 0
+    for r in graphs[env].custom:
+        if not taggable(r.type):
+            continue
+        tags = r.inputs.get("tags") or {}
+        assert all(tags.get(t) for t in TAGS), f"{r.type} {r.name}: {tags}"
+        assert tags["environment"] == env and tags["profile"] == "mlflow-sagemaker"
+        checked += 1
+    assert checked > 50
+    caps = {r.inputs["tags"]["capability"] for r in graphs[env].custom if taggable(r.type)}
+    assert {"artifact-store", "tracking", "serving", "monitoring", "automation", "networking"} <= caps
+
+
+def test_children_are_parented_to_their_component(graphs: dict[str, ResourceGraph]) -> None:
+    graph = graphs["dev"]
+    components = {r.name for r in graph.resources if r.is_component}
+    for r in graph.custom:
+        assert r.parent is not None, f"{r.type} {r.name} has no component"
+    assert graph.named("store-data").parent == "store"
+    assert graph.named("serving-endpoint").parent == "serving"
+    assert {r.parent for r in graph.custom} <= components | {r.name for r in graph.custom}
+
+
+def test_endpoint_has_champion_and_challenger_and_survives_first_deploy(graphs: dict[str, ResourceGraph]) -> None:
+    graph = graphs["prod"]
+    config = one(graph, "aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
+    variants = {v["variantName"]: v for v in config["productionVariants"]}
+    assert set(variants) == {"champion", "challenger"}
+    assert variants["champion"]["initialVariantWeight"] == 1 and variants["challenger"]["initialVariantWeight"] == 0
+    model = one(graph, "aws:sagemaker/model:Model").inputs
+    # No trained model is needed: the bootstrap model ships with the program and is uploaded by it.
+    assert model["primaryContainer"]["modelDataUrl"].endswith("/bootstrap/model.tar.gz")
+    upload = one(graph, "aws:s3/bucketObjectv2:BucketObjectv2").inputs
+    assert upload["key"] == "bootstrap/model.tar.gz"
+    # Approved models reach the challenger through the deployer; Pulumi must not undo that.
+    rule = one(graph, "aws:cloudwatch/eventRule:EventRule").inputs
+    pattern = json.loads(rule["eventPattern"])
+    assert pattern["detail"]["ModelApprovalStatus"] == ["Approved"]
+    deployer = next(r for r in graph.of_type("aws:lambda/function:Function") if r.name == "deployer")
+    assert deployer.inputs["handler"] == "infra.runtime.handlers.deployer.handler"
+
+
+def test_prod_differs_from_dev_where_it_must(graphs: dict[str, ResourceGraph]) -> None:
+    dev, prod = graphs["dev"], graphs["prod"]
+    db_dev, db_prod = one(dev, "aws:rds/instance:Instance"), one(prod, "aws:rds/instance:Instance")
+    assert db_prod.inputs["multiAz"] and db_prod.inputs["deletionProtection"]
+    assert db_prod.inputs["backupRetentionPeriod"] >= 7 and not db_prod.inputs["skipFinalSnapshot"]
+    assert not db_dev.inputs["multiAz"] and not db_dev.inputs["deletionProtection"]
+    assert db_dev.inputs["instanceClass"] == "db.t4g.micro"
+    for bucket in prod.of_type("aws:s3/bucket:Bucket"):
+        assert bucket.protect and bucket.retain_on_delete, bucket.name
+    assert db_prod.protect and db_prod.retain_on_delete
+    for bucket in dev.of_type("aws:s3/bucket:Bucket"):
+        assert not bucket.protect
+    champion = next(r for r in prod.of_type("aws:appautoscaling/target:Target") if "champion" in r.name)
+    assert champion.inputs["minCapacity"] >= 2
+    assert all(g.inputs["retentionInDays"] >= 90 for g in prod.of_type("aws:cloudwatch/logGroup:LogGroup"))
+    assert not dev.of_type("aws:ec2/natGateway:NatGateway") and prod.of_type("aws:ec2/natGateway:NatGateway")
+    dev_config = one(dev, "aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
+    assert {v["instanceType"] for v in dev_config["productionVariants"]} == {"ml.t2.medium"}
+
+
+def _statements(policy: Any) -> list[dict[str, Any]]:
+    doc = json.loads(policy) if isinstance(policy, str) else policy
+    statements = doc["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_no_iam_policy_allows_any_action_on_any_resource(graphs: dict[str, ResourceGraph], env: str) -> None:
+    policies = [r.inputs["policy"] for r in graphs[env].of_type("aws:iam/rolePolicy:RolePolicy")]
+    assert len(policies) > 20
+    for policy in policies:
+        for s in _statements(policy):
+            if s["Effect"] != "Allow":
+                continue
+            actions, resources = _as_list(s["Action"]), _as_list(s["Resource"])
+            assert not ({"*", "*:*"} & set(actions) and "*" in resources), s
+            assert not any(a.endswith(":*") for a in actions) or "*" not in resources, s
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_buckets_are_kms_encrypted_private_and_tls_only(graphs: dict[str, ResourceGraph], env: str) -> None:
+    graph = graphs[env]
+    buckets = {r.name for r in graph.of_type("aws:s3/bucket:Bucket")}
+    encrypted = {r.name.removesuffix("-encryption") for r in graph.of_type(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+        if r.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+        and r.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].startswith("arn:aws:kms")}
+    blocked = {r.name.removesuffix("-public-access-block") for r in graph.of_type(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+        if all(r.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                     "restrictPublicBuckets"))}
+    tls_only = {r.name.removesuffix("-policy") for r in graph.of_type("aws:s3/bucketPolicy:BucketPolicy")
+                if any(s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")
+                       == "false" for s in _statements(r.inputs["policy"]))}
+    assert buckets and buckets == encrypted == blocked == tls_only
+
+
+def test_everything_at_rest_uses_the_stack_key(graphs: dict[str, ResourceGraph]) -> None:
+    graph = graphs["prod"]
+    key_arn = "arn:aws:kms:"
+    key = one(graph, "aws:kms/key:Key").inputs
+    assert key["enableKeyRotation"]
+    db = one(graph, "aws:rds/instance:Instance").inputs
+    assert db["storageEncrypted"] and db["kmsKeyId"].startswith(key_arn) and not db["publiclyAccessible"]
+    assert all(g.inputs["kmsKeyId"].startswith(key_arn) for g in graph.of_type("aws:cloudwatch/logGroup:LogGroup"))
+    assert one(graph, "aws:sns/topic:Topic").inputs["kmsMasterKeyId"].startswith(key_arn)
+    assert all(f.inputs["kmsKeyArn"].startswith(key_arn) for f in graph.of_type("aws:lambda/function:Function"))
+    assert one(graph, "aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs["kmsKeyArn"]
+
+
+def test_networking_is_private(graphs: dict[str, ResourceGraph]) -> None:
+    for graph in graphs.values():
+        for subnet in graph.of_type("aws:ec2/subnet:Subnet"):
+            assert not subnet.inputs.get("mapPublicIpOnLaunch")
+        alb = one(graph, "aws:lb/loadBalancer:LoadBalancer").inputs
+        assert alb["internal"]
+        service = one(graph, "aws:ecs/service:Service").inputs
+        assert service["networkConfiguration"]["assignPublicIp"] is False
+        gateway = [e for e in graph.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["vpcEndpointType"] == "Gateway"]
+        assert gateway and gateway[0].inputs["serviceName"].endswith(".s3")
+
+
+def test_secrets_never_appear_in_plain_inputs(graphs: dict[str, ResourceGraph]) -> None:
+    graph = graphs["dev"]
+    task = one(graph, "aws:ecs/taskDefinition:TaskDefinition").inputs
+    container = json.loads(task["containerDefinitions"])[0]
+    assert {s["name"] for s in container["secrets"]} == {"DB_PASSWORD", "MLFLOW_ADMIN_PASSWORD"}
+    assert not any("PASSWORD" in e["name"] for e in container["environment"])
+    db = one(graph, "aws:rds/instance:Instance").inputs
+    assert db["manageMasterUserPassword"] and "password" not in db
+
+
+def test_schedules_match_the_profile(graphs: dict[str, ResourceGraph]) -> None:
+    schedules = {r.name: r.inputs for r in graphs["dev"].of_type("aws:scheduler/schedule:Schedule")}
+    assert schedules["automation-daily-ingestion"]["scheduleExpression"] == "cron(0 2 * * ? *)"
+    assert schedules["automation-weekly-retraining"]["scheduleExpression"] == "cron(0 3 ? * SUN *)"
+    assert schedules["automation-weekly-retraining"]["target"]["arn"].endswith(":pipeline/mlflow-sagemaker-dev-retraining")
+    assert schedules["monitoring-drift-daily"]["scheduleExpression"] == "cron(0 6 * * ? *)"
+
+
+def test_preview_json_shape() -> None:
+    result = CliRunner().invoke(app, ["preview", "--stack", "dev", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert (doc["stack"], doc["profile"], doc["environment"]) == ("dev", "mlflow-sagemaker", "dev")
+    first = doc["resources"][0]
+    assert set(first) == {"type", "name", "parent", "inputs", "options"}
+    assert set(first["options"]) == {"protect", "retainOnDelete"}
+    assert any(r["type"] == "aws:sagemaker/endpoint:Endpoint" for r in doc["resources"])
+
+
+def test_managed_mlflow_kind_builds(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from infra.offline.preview import preview
+    from infra.profiles.loader import resolve
+
+    graph = preview(resolve(str(Path(__file__).parent / "fixtures" / "managed-mlflow.yaml"), "prod"))
+    assert graph.of_type("aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer")
+    assert not graph.of_type("aws:ecs/service:Service")
