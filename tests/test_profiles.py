@@ -87,7 +87,8 @@ def test_overlay_may_switch_kind() -> None:
 
 
 def test_schema_file_is_generated_from_the_models() -> None:
-    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), "run: mlopsgen schema -o stacks/profile.schema.json"
+    expected = schema_text()
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == expected, "run: mlopsgen schema -o stacks/profile.schema.json"
 
 
 def test_schema_command_prints_the_schema() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import pulumi
@@ -65,10 +64,16 @@ def base_tags(spec: StackSpec) -> dict[str, str]:
     return {"project": PROJECT, "environment": spec.environment, "profile": spec.profile_name}
 
 
-@cache
+_TAGGABLE: dict[str, bool] = {}
+
+
 def is_taggable(cls: type) -> bool:
-    init = getattr(cls, "_internal_init", None)
-    return init is not None and "tags" in inspect.signature(init).parameters
+    """Whether a pulumi_aws resource class takes a `tags` input (read once per class from its signature)."""
+    key = f"{cls.__module__}.{cls.__qualname__}"
+    if key not in _TAGGABLE:
+        init = getattr(cls, "_internal_init", None)
+        _TAGGABLE[key] = init is not None and "tags" in inspect.signature(init).parameters
+    return _TAGGABLE[key]
 
 
 def _capability_of(resource: pulumi.Resource | None) -> str:
@@ -93,7 +98,8 @@ def tagging_transformation(spec: StackSpec) -> Any:
         if not is_taggable(type(args.resource)):
             return None
         capability = _capability_of(parent)
-        merged = {**tags, "capability": capability, **(args.props.get("tags") or {})}
+        own: dict[str, Any] = dict(args.props.get("tags") or {})  # type: ignore[arg-type]
+        merged = {**tags, "capability": capability, **own}
         return pulumi.ResourceTransformationResult({**args.props, "tags": merged}, args.opts)
 
     return transform

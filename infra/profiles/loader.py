@@ -98,16 +98,13 @@ def _sub_lines(lines: dict[Path_, int], prefix: Path_) -> dict[Path_, int]:
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Merge `over` into `base`; a capability overlay with a different `kind` replaces the capability whole."""
     out = copy.deepcopy(base)
     for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and "kind" not in value:
-            out[key] = _deep_merge(out[key], value)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict) and value.get("kind") == out[key].get(
-            "kind"
-        ):
-            out[key] = _deep_merge(out[key], value)
-        else:  # a different kind replaces the capability whole
-            out[key] = copy.deepcopy(value)
+        current = out.get(key)
+        same_kind = isinstance(current, dict) and value.get("kind", current.get("kind")) == current.get("kind") \
+            if isinstance(value, dict) else False
+        out[key] = _deep_merge(current, value) if same_kind and isinstance(current, dict) else copy.deepcopy(value)
     return out
 
 
@@ -120,10 +117,10 @@ def _locate(layers: list[Layer], data: Any, loc: tuple[Any, ...]) -> tuple[str, 
         last = i == len(loc) - 1
         if isinstance(node, dict) and part not in node and node.get("kind") == part:
             continue  # the tag pydantic adds for a discriminated union
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        present = (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        )
+        if present:
             path.append(part)
             node = node[part]
         elif last or not isinstance(node, dict) or isinstance(part, int):

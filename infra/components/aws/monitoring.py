@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -146,7 +147,7 @@ class Monitoring(Capability):
     def _grant_publish(self, role: Grantable) -> None:
         role.allow("alerts", [{"Effect": "Allow", "Action": "sns:Publish", "Resource": self.topic.arn}])
 
-    def _alarm(self, name: str, ctx: StackContext, **kwargs: object) -> aws.cloudwatch.MetricAlarm:
+    def _alarm(self, name: str, ctx: StackContext, **kwargs: Any) -> aws.cloudwatch.MetricAlarm:
         return aws.cloudwatch.MetricAlarm(
             name, name=ctx.name(name.split("-", 1)[1], 255), alarm_actions=[self.topic.arn],
             ok_actions=[self.topic.arn], treat_missing_data="notBreaching", opts=self.child(), **kwargs,

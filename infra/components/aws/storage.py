@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
 
@@ -46,7 +48,7 @@ class SecureBucket:
             f"{name}-versioning", bucket=self.bucket.id,
             versioning_configuration={"status": "Enabled" if args.versioning else "Suspended"}, opts=child,
         )
-        rules: list[dict] = [
+        rules: list[Any] = [
             {
                 "id": "expire-old-versions", "status": "Enabled", "filter": {},
                 "noncurrent_version_expiration": {"noncurrent_days": args.lifecycle.noncurrent_version_expiration_days},
@@ -66,7 +68,7 @@ class SecureBucket:
                 }],
             })
         aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=self.bucket.id, rules=rules, opts=child)
-        statements = []
+        statements: list[dict[str, Any]] = []
         if security.tls_only_buckets:
             statements.append({
                 "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",

@@ -162,7 +162,9 @@ class MlflowTracking(Capability):
         )
         listener_args: dict = {"port": listener_port, "protocol": "HTTPS" if args.certificate_arn else "HTTP"}
         if args.certificate_arn:
-            listener_args |= {"certificate_arn": args.certificate_arn, "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06"}
+            listener_args |= {
+                "certificate_arn": args.certificate_arn, "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06"
+            }
         listener = aws.lb.Listener(
             f"{name}-listener", load_balancer_arn=self.load_balancer.arn,
             default_actions=[{"type": "forward", "target_group_arn": target_group.arn}], opts=self.child(),
