@@ -180,8 +180,12 @@ Serving = Annotated[SageMakerEndpointServing, Field(discriminator="kind")]
 # ---------------------------------------------------------------- monitoring
 class AbGuardrail(Strict):
     max_relative_drop: float = Field(0.05, gt=0, lt=1, description="Roll back when conversion drops more")
-    rule: Literal["harm-first", "strict"] = "harm-first"
-    alpha: float = Field(0.05, gt=0, lt=0.5)
+    rollback_rule: Literal["harm-first", "strict"] = Field(
+        "harm-first",
+        description="harm-first: roll back when the challenger is shown worse and the estimate is at or below "
+        "-max_relative_drop; strict: only when the drop is shown to exceed max_relative_drop",
+    )
+    alpha: float = Field(0.025, gt=0, lt=0.5, description="One-sided error over all looks (always-valid)")
     min_visitors_per_arm: int = Field(10000, ge=100)
     schedule: Schedule = "rate(1 hour)"
 

@@ -2,8 +2,10 @@
 
 Stored as JSON in S3 at ``<DECISIONS_PREFIX>/<endpoint>/experiment.json``; one running experiment per
 endpoint. The deployer writes a new record (status RUNNING, stage 0) when it puts a challenger on the endpoint
-and sets the endpoint weights to ``champion = 1 - ramp[0], challenger = ramp[0]``. The controller then owns the
-record: it advances the ramp and sets the terminal status, which is what makes its reruns idempotent.
+and sets the endpoint weights to ``champion = 1 - ramp[0], challenger = ramp[0]``. The controller then owns
+the record: it advances the ramp and sets the terminal status, which is what makes its reruns idempotent.
+`started_at` should be when the endpoint is InService with the first stage's weights: requests served with
+another split inside the counting window look like a sample-ratio mismatch.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """`decide`: the pure guardrail decision from cumulative counts, safe to call at every look.
 
 Order of checks, and why:
-1. Sample-ratio mismatch (SRM): a chi-square goodness-of-fit test of the observed visitor split against the
-   configured weights. A mismatch (p < policy.srm_p_value, 0.001 by default) means the assignment or the logging
-   is broken, so no lift estimate can be trusted. The decision is SRM_HALT; the controller answers it exactly
-   like a rollback (all traffic back to the champion) and alerts, because serving an experiment whose data is
-   broken is the unsafe state. The low threshold keeps repeated SRM checks from raising false halts.
+1. Sample-ratio mismatch (SRM): the observed visitor split against the configured weights, by default with an
+   anytime-valid test (see `SrmTest`; chi-square is an option). A mismatch (p < policy.srm_p_value, 0.001 by
+   default) means the assignment or the logging is broken, so no lift estimate can be trusted. The decision is
+   SRM_HALT; the controller answers it exactly like a rollback (all traffic back to the champion) and alerts,
+   because serving an experiment whose data is broken is the unsafe state.
 2. Minimum sample: no lift decision before `min_visitors_per_arm` visitors in each arm and
-   `min_conversions_per_arm` conversions in the champion arm (the normal approximation behind the bounds needs
+   `min_champion_conversions` conversions in the champion arm (the normal approximation behind the bounds needs
    it). The challenger's conversions are deliberately not required: a broken challenger with no conversions at
    all must still be rolled back.
 3. Rollback, per metric at alpha / len(metrics) (Bonferroni): harm-first (default) or strict, see
@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import stats
 
 from infra.runtime.abtest import sequential
-from infra.runtime.abtest.policy import GuardrailPolicy, RollbackRule
+from infra.runtime.abtest.policy import GuardrailPolicy, RollbackRule, SrmTest
 
 
 class Action(StrEnum):
@@ -123,9 +123,9 @@ def decide_all(
         raise ValueError("every metric must be counted over the same visitors per arm")
 
     short = [
-        f"{name}: champion has {c.conversions} < {policy.min_conversions_per_arm} conversions"
+        f"{name}: champion has {c.conversions} < {policy.min_champion_conversions} conversions"
         for name, c, _ in ordered
-        if c.conversions < policy.min_conversions_per_arm
+        if c.conversions < policy.min_champion_conversions
     ]
     if min(n_a, n_b) < policy.min_visitors_per_arm:
         short.insert(0, f"{min(n_a, n_b)} < {policy.min_visitors_per_arm} visitors in the smaller arm")
@@ -149,13 +149,19 @@ def decide_all(
         )
 
     closest = min(results, key=lambda m: m.upper) if results else None
-    srm_p = sample_ratio_p_value(n_a, n_b, treatment_share) if n_a + n_b >= policy.srm_min_visitors else None
+    srm_p = (
+        sample_ratio_p_value(
+            n_a, n_b, treatment_share, test=policy.srm_test, concentration=policy.srm_prior_concentration
+        )
+        if n_a + n_b >= policy.srm_min_visitors
+        else None
+    )
     if srm_p is not None and srm_p < policy.srm_p_value:
         observed = n_b / (n_a + n_b)
         reason = (
             f"sample ratio mismatch: challenger got {observed:.4f} of {n_a + n_b} visitors, configured "
-            f"{treatment_share:.4f} (chi-square p={srm_p:.2e} < {policy.srm_p_value}); assignment or logging "
-            "is broken, traffic goes back to the champion"
+            f"{treatment_share:.4f} ({policy.srm_test.value} p={srm_p:.2e} < {policy.srm_p_value}); assignment "
+            "or logging is broken, traffic goes back to the champion"
         )
         return outcome(Action.SRM_HALT, reason, srm_p, closest)
     if short:
@@ -190,20 +196,37 @@ def decide_all(
     return outcome(Action.CONTINUE, reason, srm_p, closest)
 
 
-def sample_ratio_p_value(control_visitors: int, treatment_visitors: int, treatment_share: float) -> float:
-    """Chi-square goodness-of-fit p-value of the observed split against the configured share."""
+def sample_ratio_p_value(
+    control_visitors: int,
+    treatment_visitors: int,
+    treatment_share: float,
+    *,
+    test: SrmTest = SrmTest.SEQUENTIAL,
+    concentration: float = 1_000.0,
+) -> float:
+    """p-value of the observed split against the configured share.
+
+    SEQUENTIAL: anytime-valid Bayes factor test (`sequential.srm_p_value`). CHI_SQUARE: goodness-of-fit test,
+    valid for a single look.
+    """
     total = control_visitors + treatment_visitors
     if total == 0:
         return 1.0
-    expected = np.array([1.0 - treatment_share, treatment_share]) * total
-    result = stats.chisquare([control_visitors, treatment_visitors], f_exp=expected)
-    return float(result.pvalue)
+    if test is SrmTest.CHI_SQUARE:
+        expected = np.array([1.0 - treatment_share, treatment_share]) * total
+        result = stats.chisquare([control_visitors, treatment_visitors], f_exp=expected)
+        return float(result.pvalue)
+    return float(sequential.srm_p_value(control_visitors, treatment_visitors, treatment_share, concentration))
 
 
 def _metric_result(name: str, control: ArmCounts, treatment: ArmCounts, policy: GuardrailPolicy) -> MetricResult:
     alpha = policy.alpha_per_metric
     theta_hat, variance = sequential.log_lift_estimate(
-        control.visitors, control.conversions, treatment.visitors, treatment.conversions
+        control.visitors,
+        control.conversions,
+        treatment.visitors,
+        treatment.conversions,
+        variance_floor_ratio=policy.variance_floor_ratio,
     )
     lower_t, upper_t = sequential.always_valid_bounds(theta_hat, variance, policy.mixture_tau, alpha)
     r_hat, lower, upper = (float(sequential.relative_lift(x)) for x in (theta_hat, lower_t, upper_t))

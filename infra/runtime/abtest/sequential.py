@@ -9,18 +9,19 @@ sequences", 2021).
 
 Model: theta = log(pB / pA), the log of one plus the relative lift r = (pB - pA) / pA. Its estimate
 theta_hat = log(pB_hat / pA_hat) is asymptotically normal with variance (delta method)
-V = (1 - pA) / (nA pA) + (1 - pB) / (nB pB). Writing v = 1 / V ("intrinsic time") and S = v (theta_hat - theta),
-S behaves like a Brownian motion in v, and for any mixing distribution F over lambda the process
+V = (1 - pA) / (nA pA) + (1 - pB) / (nB pB). Writing v = 1 / V ("intrinsic time") and S = v (theta_hat -
+theta), S behaves like a Brownian motion in v, and for any mixing distribution F over lambda the process
 ``integral exp(lambda S - lambda^2 v / 2) dF(lambda)`` is a (asymptotic) nonnegative martingale with mean 1;
 Ville's inequality then bounds the chance that it ever exceeds 1 / alpha by alpha.
 
 One-sided normal mixture: F = half-normal on lambda >= 0 with scale tau (tau is the prior spread of the log
-lift; lambda is on the theta scale, so tau ~ the effect size one cares about). The integral has the closed form
-``M = 2 / sqrt(1 + k) * exp(c^2 / 2) * Phi(c)`` with k = tau^2 v and c = S / sqrt(v + 1 / tau^2). M is increasing
-in c, so the boundary is c*(k) solving ``c^2/2 + log Phi(c) = log(1/alpha) - log 2 + log(1 + k) / 2``, and the
-one-sided bounds are ``theta_hat -/+ c* sqrt(V) sqrt(1 + V / tau^2)``. Each one-sided bound has error at most
-alpha over the whole (unbounded) sequence of looks. The guarantee is asymptotic in the same sense as the
-z-test (normal approximation with plug-in variance), which is why decisions wait for a minimum sample.
+lift; lambda is on the theta scale, so tau ~ the effect size one cares about). The integral has the closed
+form ``M = 2 / sqrt(1 + k) * exp(c^2 / 2) * Phi(c)`` with k = tau^2 v and c = S / sqrt(v + 1 / tau^2). M is
+increasing in c, so the boundary is c*(k) solving
+``c^2/2 + log Phi(c) = log(1/alpha) - log 2 + log(1 + k) / 2``, and the one-sided bounds are
+``theta_hat -/+ c* sqrt(V) sqrt(1 + V / tau^2)``. Each one-sided bound has error at most alpha over the whole
+(unbounded) sequence of looks. The guarantee is asymptotic in the same sense as the z-test (normal
+approximation with plug-in variance), which is why decisions wait for a minimum sample.
 
 Every function here is vectorised over numpy arrays so the simulation (thousands of runs x looks) uses exactly
 the code the controller uses.
@@ -41,13 +42,23 @@ def log_lift_estimate(
     control_conversions: ArrayLike,
     treatment_visitors: ArrayLike,
     treatment_conversions: ArrayLike,
+    *,
+    variance_floor_ratio: float = 0.0,
 ) -> tuple[FloatArray, FloatArray]:
     """Estimate theta = log(pB/pA) and its delta-method variance.
 
     An arm with zero conversions or all conversions gets the Haldane-Anscombe correction (+0.5 conversions,
-    +1 visitor) so the log and the variance stay finite; with the minimum sample the policy enforces before
-    deciding, this only matters for degenerate inputs.
+    +1 visitor) so the log stays finite.
+
+    `variance_floor_ratio`: the treatment rate used *in the variance* is at least this ratio times the control
+    rate. Why: the log-scale variance of an arm grows like 1 / conversions, so a broken challenger with almost
+    no conversions would get an enormous variance and an always-valid bound too wide to ever roll it back.
+    With the floor below every null the decisions test (theta >= 0, theta >= log(1 - margin) and
+    theta <= log(1 - margin)), it does not bind under those nulls as the sample grows, so their error control
+    is kept, while a collapsed challenger is caught at once.
     """
+    if not 0.0 <= variance_floor_ratio < 1.0:
+        raise ValueError("variance_floor_ratio must be in [0, 1)")
     n_a = np.asarray(control_visitors, dtype=np.float64)
     x_a = np.asarray(control_conversions, dtype=np.float64)
     n_b = np.asarray(treatment_visitors, dtype=np.float64)
@@ -66,16 +77,17 @@ def log_lift_estimate(
     p_a = x_a / n_a
     p_b = x_b / n_b
     theta_hat = np.log(p_b) - np.log(p_a)
-    variance = (1.0 - p_a) / x_a + (1.0 - p_b) / x_b  # == (1-p)/(n p) per arm
+    p_b_var = np.maximum(p_b, variance_floor_ratio * p_a)
+    variance = (1.0 - p_a) / (n_a * p_a) + (1.0 - p_b_var) / (n_b * p_b_var)
     return theta_hat, variance
 
 
 def mixture_boundary(variance: ArrayLike, tau: float, alpha: float) -> FloatArray:
     """Half-width (theta scale) of the one-sided always-valid bound at level alpha.
 
-    Solves ``c^2/2 + log Phi(c) = log(1/alpha) - log 2 + log(1 + tau^2 / V) / 2`` for c with scipy's vectorised
-    Newton method; the left side is convex and increasing, and the start sqrt(2 * rhs) lies left of the root,
-    so Newton converges without safeguards.
+    Solves ``c^2/2 + log Phi(c) = log(1/alpha) - log 2 + log(1 + tau^2 / V) / 2`` for c with scipy's
+    vectorised Newton method; the left side is convex and increasing, and the start sqrt(2 * rhs) lies left
+    of the root, so Newton converges without safeguards.
     """
     if not 0.0 < alpha < 0.5:
         raise ValueError("alpha must be in (0, 0.5) for a one-sided bound")
@@ -120,3 +132,28 @@ def log_ratio(relative: float) -> float:
     if relative <= -1.0:
         raise ValueError("a relative lift must be greater than -1")
     return float(np.log1p(relative))
+
+
+def srm_p_value(
+    control_visitors: ArrayLike, treatment_visitors: ArrayLike, treatment_share: float, concentration: float
+) -> FloatArray:
+    """Anytime-valid p-value that the visitors are split `treatment_share` : 1 - `treatment_share`.
+
+    With a Beta(concentration * share, concentration * (1 - share)) prior on the challenger's true share, the
+    Bayes factor BF = B(a + nB, b + nA) / B(a, b) / (share^nB (1 - share)^nA) is a nonnegative martingale with
+    mean 1 under the configured split, so p = min(1, 1 / BF) is below alpha at some look with probability at
+    most alpha (Ville's inequality; Lindon & Malek 2022).
+    """
+    if not 0.0 < treatment_share < 1.0 or concentration <= 0.0:
+        raise ValueError("treatment_share must be in (0, 1) and concentration positive")
+    n_a = np.asarray(control_visitors, dtype=np.float64)
+    n_b = np.asarray(treatment_visitors, dtype=np.float64)
+    a = concentration * treatment_share
+    b = concentration * (1.0 - treatment_share)
+    log_bf = (
+        special.betaln(a + n_b, b + n_a)
+        - special.betaln(a, b)
+        - n_b * np.log(treatment_share)
+        - n_a * np.log1p(-treatment_share)
+    )
+    return np.asarray(np.exp(-np.maximum(log_bf, 0.0)), dtype=np.float64)

@@ -1,14 +1,14 @@
 """Monte Carlo of the guardrail against the naive "one-sided z-test p < 0.05 at every daily look" rule.
 
 Why it lives in the library: the benchmark (1,000 runs) and a fast test (a few hundred runs) run the same
-code, and the guardrail side uses the very functions `decide` uses (`sequential` bounds, `rollback_condition`),
-so the figures describe the shipped rule, not a re-implementation.
+code, and the guardrail side uses the very functions `decide` uses (`sequential` bounds,
+`rollback_condition`), so the figures describe the shipped rule, not a re-implementation.
 
-Each run draws daily conversions of both arms as binomials, accumulates them, and evaluates both rules at every
-daily look; runs are vectorised (arrays of runs x days). Both rules see the same simulated paths (a paired
-comparison). The guardrail keeps watching for the whole horizon even after it could promote, so its rollback
-rate is the worst case for a guard left on; promotions are reported separately. Visitors are split exactly
-evenly, so the sample-ratio check never fires here (it has its own tests).
+Each run draws daily conversions of both arms as binomials, accumulates them, and evaluates both rules at
+every daily look; runs are vectorised (arrays of runs x days). Both rules see the same simulated paths (a
+paired comparison). The guardrail keeps watching for the whole horizon even after it could promote, so its
+rollback rate is the worst case for a guard left on; promotions are reported separately. Visitors are split
+exactly evenly, so the sample-ratio check never fires here (it has its own tests).
 """
 
 from __future__ import annotations
@@ -81,10 +81,14 @@ def guardrail_looks(paths: Paths, policy: GuardrailPolicy) -> tuple[BoolMatrix, 
     """(rollback, promote) at every look, the single-metric `decide` rule vectorised over runs x days."""
     n = np.broadcast_to(paths.visitors, paths.control_conversions.shape)
     theta_hat, variance = sequential.log_lift_estimate(
-        n, paths.control_conversions, n, paths.treatment_conversions
+        n,
+        paths.control_conversions,
+        n,
+        paths.treatment_conversions,
+        variance_floor_ratio=policy.variance_floor_ratio,
     )
     lower, upper = sequential.always_valid_bounds(theta_hat, variance, policy.mixture_tau, policy.alpha_per_metric)
-    eligible = (n >= policy.min_visitors_per_arm) & (paths.control_conversions >= policy.min_conversions_per_arm)
+    eligible = (n >= policy.min_visitors_per_arm) & (paths.control_conversions >= policy.min_champion_conversions)
     rollback = eligible & rollback_condition(theta_hat, upper, policy)
     noninferior = lower > sequential.log_ratio(-policy.noninferiority_margin)
     promote = eligible & ~rollback & (n >= policy.planned_visitors_per_arm) & noninferior

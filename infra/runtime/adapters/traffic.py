@@ -1,15 +1,15 @@
 """Moving live traffic between model variants, behind one small interface.
 
 The A/B controller only needs "what is the split now" and "make it this". Each serving platform implements
-that (SageMaker production-variant weights here; KServe canary percent or a Vertex traffic split register under
-their own names), and the controller picks one by name (env `TRAFFIC_CONTROLLER`).
+that (SageMaker production-variant weights here; KServe canary percent or a Vertex traffic split register
+under their own names), and the controller picks one by name (env `TRAFFIC_CONTROLLER`).
 
 SageMaker specifics handled here, because they decide whether a rollback actually happens:
 - UpdateEndpointWeightsAndCapacities is rejected while the endpoint is not InService (e.g. still `Updating`
   from a previous change) with a ValidationException, and the control plane throttles (ThrottlingException).
   Both are transient: retry with bounded exponential backoff, re-reading the endpoint before each attempt.
-- Weights are relative; `get_weights` reports DesiredWeight (where the endpoint is converging to) and falls back
-  to CurrentWeight, so a rerun right after a change sees the change and does nothing.
+- Weights are relative; `get_weights` reports DesiredWeight (where the endpoint is converging to) and falls
+  back to CurrentWeight, so a rerun right after a change sees the change and does nothing.
 - Only weights are sent, never instance counts, so capacity is left as the deployer configured it.
 """
 
@@ -80,7 +80,7 @@ def is_throttling(exc: ClientError) -> bool:
 
 
 def is_endpoint_busy(exc: ClientError) -> bool:
-    """ValidationException raised because the endpoint is mid-update ("Cannot update in-progress endpoint")."""
+    """A ValidationException because the endpoint is mid-update ("Cannot update in-progress endpoint")."""
     error = exc.response.get("Error", {})
     message = str(error.get("Message", "")).lower()
     return error.get("Code") == "ValidationException" and any(m in message for m in _BUSY_MARKERS)

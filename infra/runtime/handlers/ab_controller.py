@@ -11,17 +11,19 @@ Environment contract (the event payload is ignored, so any scheduler can trigger
   ``<prefix>/<endpoint>/<experiment_id>/decisions/<UTC timestamp>-<action>.json``
 - ALERT_TOPIC_ARN (optional): SNS topic notified on every traffic change (rollback, SRM halt, ramp, promote)
 - METRIC_NAMESPACE (default `MLOpsGen/ABTest`): metrics `Visitors` and each policy metric (`Conversions`),
-  dimensions `EndpointName`, `VariantName`, summed over the current stage's window
+  dimensions `EndpointName`, `VariantName`, summed over the current stage's window. The application emits
+  them: one Visitor per unit randomised to a variant, one Conversion per such unit that converted, so each
+  metric is a proportion of Visitors (the binomial model `decide` relies on).
 - TRAFFIC_CONTROLLER (default `sagemaker-variants`); GUARDRAIL_POLICY (optional JSON of `GuardrailPolicy`)
-IAM: s3:GetObject/PutObject on the prefix, cloudwatch:GetMetricData, sns:Publish, sagemaker:DescribeEndpoint and
-sagemaker:UpdateEndpointWeightsAndCapacities. Run it with reserved concurrency 1 and a timeout of 5 minutes
-(the traffic adapter may back off for about two).
+IAM: s3:GetObject/PutObject on the prefix, cloudwatch:GetMetricData, sns:Publish, sagemaker:DescribeEndpoint
+and sagemaker:UpdateEndpointWeightsAndCapacities. Run it with reserved concurrency 1 and a timeout of 5
+minutes (the traffic adapter may back off for about two).
 
 What each decision does:
 - ROLLBACK / SRM_HALT: champion weight 1, challenger 0; experiment concluded (rolled_back / halted); alert.
 - CONTINUE on a ramp stage that had the minimum sample, no harm and `ramp_min_hours_per_stage`: ADVANCE to the
-  next stage's split, counting restarts; alert. A PROMOTE before the last stage also just advances: every
-  stage is walked.
+  next stage's split; counting restarts `ramp_settle_minutes` later; alert. A PROMOTE before the last stage
+  also just advances: every stage is walked.
 - PROMOTE on the last stage: challenger weight 1, champion 0, experiment concluded (promoted); alert. The
   champion variant stays deployed at weight 0, so undoing it is one weight change; replacing the endpoint
   config is the deployer's job.
@@ -215,8 +217,8 @@ def read_counts(
         conversions = round(totals[f"v{v_index}m{names.index(metric)}"])
         if conversions > visitors:
             raise ValueError(
-                f"{metric} ({conversions}) exceed {VISITORS_METRIC} ({visitors}) for variant {variants[v_index]} "
-                f"of {settings.endpoint_name}: the metrics are not counted over the same requests"
+                f"{metric} ({conversions}) exceed {VISITORS_METRIC} ({visitors}) for variant "
+                f"{variants[v_index]} of {settings.endpoint_name}: not counted over the same requests"
             )
         return ArmCounts(visitors=visitors, conversions=conversions)
 
@@ -284,7 +286,7 @@ def run(settings: ControllerSettings, deps: Dependencies) -> dict[str, Any]:
         save_experiment(deps.s3, bucket, prefix, experiment)
     elif action is ControllerAction.ADVANCE:
         experiment.stage += 1
-        experiment.stage_started_at = now
+        experiment.stage_started_at = now + timedelta(minutes=settings.policy.ramp_settle_minutes)
         save_experiment(deps.s3, bucket, prefix, Experiment.model_validate(experiment.model_dump()))
 
     if target is not None and settings.alert_topic_arn:
@@ -320,8 +322,8 @@ def _plan(
         if elapsed_hours >= settings.policy.ramp_min_hours_per_stage:
             share = experiment.ramp[experiment.stage + 1]
             reason = (
-                f"stage {experiment.stage} ({experiment.challenger_weight:.0%}) passed after {elapsed_hours:.1f} h "
-                f"({decision.reason}); challenger share -> {share:.0%}"
+                f"stage {experiment.stage} ({experiment.challenger_weight:.0%}) passed after "
+                f"{elapsed_hours:.1f} h ({decision.reason}); challenger share -> {share:.0%}"
             )
             return ControllerAction.ADVANCE, settings.split_weights(share), reason
     return ControllerAction.CONTINUE, None, decision.reason
@@ -331,9 +333,7 @@ def _already_concluded(
     settings: ControllerSettings, experiment: Experiment, weights: dict[str, float]
 ) -> dict[str, Any]:
     expected = (
-        settings.promote_weights()
-        if experiment.status is ExperimentStatus.PROMOTED
-        else settings.rollback_weights()
+        settings.promote_weights() if experiment.status is ExperimentStatus.PROMOTED else settings.rollback_weights()
     )
     matches = all(abs(weights.get(name, -1.0) - w) < 1e-9 for name, w in expected.items())
     if not matches:
