@@ -1,0 +1,667 @@
+"""Daily ingestion: landed CSV/Parquet files are schema-checked, then curated or quarantined by date.
+
+Why it exists: training reads `curated/` only, so nothing reaches a model without passing the dataset
+schema, and nothing that fails is dropped: it is kept in `quarantine/` with the reason next to it.
+
+Per object under LANDING_PREFIX (in DATA_BUCKET), for the run date D (event `{"date": "YYYY-MM-DD"}`, else
+today in UTC):
+- download once (streamed to a temporary file, SHA-256 computed on the way), check it against the schema at
+  SCHEMA_KEY in ARTIFACT_BUCKET: unsupported format, empty file, unreadable file, missing / extra / duplicate
+  columns, wrong types, nulls in non-nullable columns;
+- good: server-side copy to `curated/dt=D/<name>`; bad: copy to `quarantine/dt=D/<name>` plus the sidecar
+  `<name>.reason.json`; `<name>` is the key relative to the landing prefix;
+- only once the copy is confirmed (S3's SHA-256 of the copy equals the checked one) is the landing
+  object deleted.
+
+Nothing is overwritten: when the destination key already holds other content, the file is stored under a
+content-hash suffix (`a.csv` -> `a.<12 hex of SHA-256>.csv`) and the summary lists it under `renamed`. When
+the destination already holds the same content (a rerun after a crash between copy and delete, or the same
+file landed twice), no second copy is made: the landing object is removed and the summary lists it under
+`already_present`. A rerun of a finished day finds the landing prefix empty, so it does nothing.
+
+The copy is conditional on the ETag that was checked (CopySourceIfMatch) and S3 computes the copy's SHA-256,
+which must equal the checked one, so a file replaced in landing during the run is never curated unchecked: it
+fails, stays in landing and is handled by the next run. Files that cannot
+be processed (S3 errors, no space in /tmp: Lambda's default ephemeral storage is 512 MB) stay in landing,
+are alerted, and the invocation fails so the scheduler retries. A missing or invalid schema stops the run
+before anything moves: it is a deployment problem, not a data problem.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Self
+from urllib.parse import quote
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from infra.runtime.drift.io import Format, source_format
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 65_536
+CSV_BLOCK_BYTES = 8 << 20
+DOWNLOAD_CHUNK = 8 << 20
+HASH_SUFFIX_CHARS = 12
+SHA_METADATA = "sha256"  # user metadata on every copy: how a rerun recognises content it already stored
+
+
+# --------------------------------------------------------------------------------------------- the schema
+class ColumnType(StrEnum):
+    """Logical column types; each accepts the Arrow types a writer may reasonably produce for it."""
+
+    STRING = "string"
+    INTEGER = "integer"
+    FLOAT = "float"  # integers and decimals are accepted too: they widen without loss of meaning
+    BOOLEAN = "boolean"
+    DATE = "date"
+    TIMESTAMP = "timestamp"  # with or without a zone offset
+
+
+class ColumnSpec(BaseModel):
+    """One expected column."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(min_length=1)]
+    type: ColumnType
+    nullable: bool = True
+
+
+class DatasetSchema(BaseModel):
+    """The dataset's columns (JSON at SCHEMA_KEY), e.g.
+    ``{"columns": [{"name": "user_id", "type": "integer", "nullable": false}, ...]}``.
+
+    Column order is not checked (Parquet writers and CSV exports reorder freely); names are case-sensitive.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    columns: Annotated[list[ColumnSpec], Field(min_length=1)]
+    allow_extra_columns: bool = False
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        names = [c.name for c in self.columns]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate column names: {duplicates}")
+        return self
+
+    def column(self, name: str) -> ColumnSpec | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+def accepts(kind: ColumnType, t: pa.DataType) -> bool:
+    """Whether a Parquet column of Arrow type `t` satisfies the declared type."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if kind is ColumnType.STRING:
+        return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
+    if kind is ColumnType.INTEGER:
+        return bool(pa.types.is_integer(t))
+    if kind is ColumnType.FLOAT:
+        return bool(pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t))
+    if kind is ColumnType.BOOLEAN:
+        return bool(pa.types.is_boolean(t))
+    if kind is ColumnType.DATE:
+        return bool(pa.types.is_date(t))
+    return bool(pa.types.is_timestamp(t))
+
+
+# How CSV text is parsed per declared type; timestamps are parsed per batch (zone offset or not).
+CSV_TYPES: dict[ColumnType, pa.DataType] = {
+    ColumnType.STRING: pa.string(),
+    ColumnType.INTEGER: pa.int64(),
+    ColumnType.FLOAT: pa.float64(),
+    ColumnType.BOOLEAN: pa.bool_(),
+    ColumnType.DATE: pa.date32(),
+    ColumnType.TIMESTAMP: pa.string(),
+}
+
+
+# ---------------------------------------------------------------------------------------------- checking
+class Reason(StrEnum):
+    """Why a file was quarantined (the `reason` of its sidecar)."""
+
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    EMPTY = "empty"
+    UNREADABLE = "unreadable"
+    SCHEMA_MISMATCH = "schema_mismatch"  # missing, extra or duplicate columns
+    WRONG_TYPE = "wrong_type"
+    NULL_VALUES = "null_values"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of checking one file."""
+
+    reason: Reason | None = None
+    details: tuple[str, ...] = ()
+    rows: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+def check_file(path: Path, fmt: Format | None, schema: DatasetSchema) -> Verdict:
+    """Check a local file against the schema; every failure becomes a Verdict, never an exception."""
+    if fmt is None:
+        return Verdict(Reason.UNSUPPORTED_FORMAT, ("only .csv, .parquet and .pq files are ingested",))
+    if path.stat().st_size == 0:
+        return Verdict(Reason.EMPTY, ("the file is empty (0 bytes)",))
+    try:
+        return _check_parquet(path, schema) if fmt == "parquet" else _check_csv(path, schema)
+    except (pa.ArrowException, OSError, UnicodeDecodeError, csv.Error) as exc:
+        return Verdict(Reason.UNREADABLE, (f"{type(exc).__name__}: {exc}",))
+
+
+def _columns_problems(names: list[str], schema: DatasetSchema) -> list[str]:
+    problems = []
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        problems.append(f"duplicate columns: {', '.join(duplicates)}")
+    missing = [c.name for c in schema.columns if c.name not in names]
+    if missing:
+        problems.append(f"missing columns: {', '.join(missing)}")
+    extra = [n for n in dict.fromkeys(names) if schema.column(n) is None]
+    if extra and not schema.allow_extra_columns:
+        problems.append(f"extra columns: {', '.join(extra)}")
+    return problems
+
+
+class _NullCounter:
+    """Nulls per non-nullable column, summed over batches."""
+
+    def __init__(self, schema: DatasetSchema) -> None:
+        self.required = [c.name for c in schema.columns if not c.nullable]
+        self.nulls = dict.fromkeys(self.required, 0)
+        self.rows = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        for name in self.required:
+            self.nulls[name] += batch.column(batch.schema.get_field_index(name)).null_count
+
+    def verdict(self) -> Verdict:
+        if self.rows == 0:
+            return Verdict(Reason.EMPTY, ("no data rows",))
+        found = [f"{n}: {k} null value(s) in a non-nullable column" for n, k in self.nulls.items() if k]
+        if found:
+            return Verdict(Reason.NULL_VALUES, tuple(found), self.rows)
+        return Verdict(rows=self.rows)
+
+
+def _check_parquet(path: Path, schema: DatasetSchema) -> Verdict:
+    parquet = pq.ParquetFile(path)
+    arrow_schema = parquet.schema_arrow
+    problems = _columns_problems(list(arrow_schema.names), schema)
+    if problems:
+        return Verdict(Reason.SCHEMA_MISMATCH, tuple(problems))
+    wrong = [
+        f"{c.name}: expected {c.type.value}, found {arrow_schema.field(c.name).type}"
+        for c in schema.columns
+        if not accepts(c.type, arrow_schema.field(c.name).type)
+    ]
+    if wrong:
+        return Verdict(Reason.WRONG_TYPE, tuple(wrong))
+    counter = _NullCounter(schema)
+    for batch in parquet.iter_batches(batch_size=BATCH_ROWS):  # reads every page: corruption shows up here
+        counter.add(batch)
+    return counter.verdict()
+
+
+def _csv_header(path: Path) -> list[str] | None:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return next(csv.reader(handle), None)
+
+
+def _check_csv(path: Path, schema: DatasetSchema) -> Verdict:
+    header = _csv_header(path)
+    if not header or header == [""]:
+        return Verdict(Reason.EMPTY, ("no header row",))
+    problems = _columns_problems(header, schema)
+    if problems:
+        return Verdict(Reason.SCHEMA_MISMATCH, tuple(problems))
+    convert = pacsv.ConvertOptions(
+        column_types={c.name: CSV_TYPES[c.type] for c in schema.columns},
+        # Only an unquoted empty cell is missing; "NA" or "null" may be real values of a text column.
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+    )
+    timestamps = [c.name for c in schema.columns if c.type is ColumnType.TIMESTAMP]
+    counter = _NullCounter(schema)
+    try:
+        with pacsv.open_csv(
+            path, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES), convert_options=convert
+        ) as reader:
+            for batch in reader:
+                for name in timestamps:
+                    _parse_timestamps(name, batch.column(batch.schema.get_field_index(name)))
+                counter.add(batch)
+    except pa.ArrowInvalid as exc:
+        message = str(exc)
+        if "conversion error" in message and "invalid UTF8" not in message:
+            return Verdict(Reason.WRONG_TYPE, (message,), counter.rows)
+        raise
+    except _TimestampError as exc:
+        return Verdict(Reason.WRONG_TYPE, (str(exc),), counter.rows)
+    return counter.verdict()
+
+
+class _TimestampError(ValueError):
+    pass
+
+
+def _parse_timestamps(name: str, column: pa.Array) -> None:
+    """Timestamps with a zone offset (as UTC) or without one; anything else is a wrong type."""
+    errors = []
+    for target in (pa.timestamp("us", tz="UTC"), pa.timestamp("us")):
+        try:
+            pc.cast(column, target)
+            return
+        except pa.ArrowInvalid as exc:
+            errors.append(str(exc))
+    raise _TimestampError(f"column {name}: expected timestamp values: {errors[-1]}")
+
+
+# ------------------------------------------------------------------------------------------- settings/IO
+class IngestionError(RuntimeError):
+    """The run cannot proceed (schema unavailable) or some files could not be processed."""
+
+
+def _prefix(value: str) -> str:
+    value = value.strip().lstrip("/")
+    return value if not value or value.endswith("/") else value + "/"
+
+
+@dataclass(frozen=True)
+class IngestionSettings:
+    """The environment contract (see `infra.components.aws.automation`), prefixes normalised to `x/`."""
+
+    data_bucket: str
+    landing_prefix: str
+    schema_key: str
+    artifact_bucket: str
+    curated_prefix: str = "curated/"
+    quarantine_prefix: str = "quarantine/"
+    alert_topic_arn: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("landing_prefix", "curated_prefix", "quarantine_prefix"):
+            object.__setattr__(self, name, _prefix(getattr(self, name)))
+        prefixes = {
+            "landing": self.landing_prefix,
+            "curated": self.curated_prefix,
+            "quarantine": self.quarantine_prefix,
+        }
+        for name, value in prefixes.items():
+            if not value:
+                raise ValueError(f"the {name} prefix must not be empty (it would cover the whole bucket)")
+        for outer, outer_prefix in prefixes.items():
+            for inner, inner_prefix in prefixes.items():
+                if outer != inner and inner_prefix.startswith(outer_prefix):
+                    raise ValueError(
+                        f"the {inner} prefix {inner_prefix!r} is inside the {outer} prefix {outer_prefix!r}"
+                    )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> IngestionSettings:
+        env = os.environ if env is None else env
+        required = ("DATA_BUCKET", "LANDING_PREFIX", "SCHEMA_KEY", "ARTIFACT_BUCKET")
+        missing = [k for k in required if not env.get(k)]
+        if missing:
+            raise ValueError(f"missing required environment variable(s): {', '.join(missing)}")
+        return cls(
+            data_bucket=env["DATA_BUCKET"],
+            landing_prefix=env["LANDING_PREFIX"],
+            schema_key=env["SCHEMA_KEY"],
+            artifact_bucket=env["ARTIFACT_BUCKET"],
+            curated_prefix=env.get("CURATED_PREFIX") or "curated/",
+            quarantine_prefix=env.get("QUARANTINE_PREFIX") or "quarantine/",
+            alert_topic_arn=env.get("ALERT_TOPIC_ARN") or None,
+        )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class IngestionDependencies:
+    """S3 and SNS clients (created on first use, never at import), the clock and the scratch directory."""
+
+    def __init__(
+        self,
+        *,
+        s3: Any | None = None,
+        sns: Any | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        scratch_dir: str | None = None,
+    ) -> None:
+        self._clients: dict[str, Any] = {"s3": s3, "sns": sns}
+        self.clock = clock
+        self.scratch_dir = scratch_dir  # None: the system temp dir (/tmp on Lambda)
+
+    def _client(self, service: str) -> Any:
+        if self._clients[service] is None:
+            import boto3
+
+            self._clients[service] = boto3.client(service)
+        return self._clients[service]
+
+    @property
+    def s3(self) -> Any:
+        return self._client("s3")
+
+    @property
+    def sns(self) -> Any:
+        return self._client("sns")
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def run_date(event: Mapping[str, Any] | None, clock: Callable[[], datetime]) -> date:
+    """The partition date: the event's `date` (YYYY-MM-DD) or today in UTC; a malformed date is an error."""
+    value = (event or {}).get("date") if isinstance(event, Mapping) else None
+    if value is None:
+        return clock().astimezone(UTC).date()
+    if not isinstance(value, str) or not _DATE.match(value):
+        raise ValueError(f"event date must be YYYY-MM-DD, got {value!r}")
+    return date.fromisoformat(value)
+
+
+def load_schema(s3: Any, bucket: str, key: str) -> DatasetSchema:
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        raise IngestionError(f"cannot read the dataset schema s3://{bucket}/{key}: {exc}") from exc
+    try:
+        return DatasetSchema.model_validate_json(body)
+    except ValidationError as exc:
+        raise IngestionError(f"invalid dataset schema s3://{bucket}/{key}: {exc}") from exc
+
+
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
+
+
+def _landing_objects(s3: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            if not obj["Key"].endswith("/"):  # "folder" placeholders hold no data
+                yield obj
+
+
+@dataclass
+class _Download:
+    path: Path
+    size: int
+    sha256: str
+    etag: str
+    content_type: str | None
+
+
+def _download(s3: Any, bucket: str, key: str, target: Path) -> _Download:
+    response = s3.get_object(Bucket=bucket, Key=key)
+    digest = hashlib.sha256()
+    size = 0
+    with target.open("wb") as out:
+        for chunk in iter(lambda: response["Body"].read(DOWNLOAD_CHUNK), b""):
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    return _Download(target, size, digest.hexdigest(), response["ETag"], response.get("ContentType"))
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as exc:
+        if _missing(exc):
+            return False
+        raise
+
+
+def _full_object_sha256(response: Mapping[str, Any]) -> str | None:
+    """S3's own SHA-256 of a whole object (hex) from a head/copy response; None for none or a composite one."""
+    checksum = response.get("ChecksumSHA256")
+    if not checksum or "-" in checksum or response.get("ChecksumType") == "COMPOSITE":
+        return None
+    return base64.b64decode(checksum).hex()
+
+
+def _stored_sha256(s3: Any, bucket: str, key: str) -> str | None:
+    """SHA-256 of an existing object, or None if there is no object.
+
+    S3's checksum first (it cannot be stale), then the metadata this job writes, else the object is hashed.
+    """
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except ClientError as exc:
+        if _missing(exc):
+            return None
+        raise
+    known = _full_object_sha256(head) or head.get("Metadata", {}).get(SHA_METADATA)
+    if known:
+        return str(known)
+    digest = hashlib.sha256()  # written by someone else: hash it to compare
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    for chunk in iter(lambda: body.read(DOWNLOAD_CHUNK), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def hashed_name(name: str, sha256: str, chars: int = HASH_SUFFIX_CHARS) -> str:
+    """`dir/a.csv` -> `dir/a.<sha[:chars]>.csv` (the suffix goes before the last extension)."""
+    path = PurePosixPath(name)
+    stem, dot, ext = path.name.rpartition(".")
+    base = f"{stem}.{sha256[:chars]}.{ext}" if dot and stem else f"{path.name}.{sha256[:chars]}"
+    return str(path.with_name(base))
+
+
+@dataclass
+class _Placement:
+    key: str
+    renamed: bool  # stored under a content-hash name because the plain name holds other content
+    existed: bool  # identical content was already there: nothing was copied
+
+
+def _place(
+    s3: Any, bucket: str, source_key: str, download: _Download, target: str, metadata: dict[str, str]
+) -> _Placement:
+    """Copy the checked object to `target` without overwriting anything (content-hash names on conflict)."""
+    candidates = [target, hashed_name(target, download.sha256), hashed_name(target, download.sha256, 64)]
+    for candidate in candidates:
+        existing = _stored_sha256(s3, bucket, candidate)
+        if existing == download.sha256:
+            return _Placement(candidate, candidate != target, existed=True)
+        if existing is None:
+            extra: dict[str, Any] = {"ContentType": download.content_type} if download.content_type else {}
+            copied = s3.copy_object(
+                Bucket=bucket,
+                Key=candidate,
+                CopySource={"Bucket": bucket, "Key": source_key},
+                CopySourceIfMatch=download.etag,
+                ChecksumAlgorithm="SHA256",
+                MetadataDirective="REPLACE",
+                Metadata={SHA_METADATA: download.sha256, **metadata},
+                **extra,
+            )
+            if _full_object_sha256(copied.get("CopyObjectResult", {})) != download.sha256:
+                # The landing object changed after it was checked (S3 enforces CopySourceIfMatch; this
+                # catches it anywhere). The copy is ours and the original is still in landing: drop the copy.
+                s3.delete_object(Bucket=bucket, Key=candidate)
+                raise IngestionError(f"{source_key} changed after it was checked; left in landing for the next run")
+            return _Placement(candidate, candidate != target, existed=False)
+    raise IngestionError(f"{target}: every candidate name holds other content")
+
+
+# ------------------------------------------------------------------------------------------------- the run
+@dataclass
+class RunSummary:
+    """What a run did, returned by the handler and sent with the alert."""
+
+    date: str
+    bucket: str
+    landing_prefix: str
+    schema: str
+    curated: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    already_present: list[dict[str, Any]] = field(default_factory=list)
+    renamed: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    notified: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.date,
+            "bucket": self.bucket,
+            "landing_prefix": self.landing_prefix,
+            "schema": self.schema,
+            "curated": self.curated,
+            "quarantined": self.quarantined,
+            "already_present": self.already_present,
+            "renamed": self.renamed,
+            "failed": self.failed,
+            "counts": {
+                k: len(v)
+                for k, v in (
+                    ("curated", self.curated),
+                    ("quarantined", self.quarantined),
+                    ("already_present", self.already_present),
+                    ("renamed", self.renamed),
+                    ("failed", self.failed),
+                )
+            },
+            "notified": self.notified,
+        }
+
+
+def _ingest_one(
+    settings: IngestionSettings,
+    deps: IngestionDependencies,
+    schema: DatasetSchema,
+    key: str,
+    day: date,
+    summary: RunSummary,
+) -> None:
+    s3, bucket = deps.s3, settings.data_bucket
+    name = key[len(settings.landing_prefix) :]
+    with tempfile.TemporaryDirectory(prefix="ingest-", dir=deps.scratch_dir) as scratch:
+        download = _download(s3, bucket, key, Path(scratch) / "object")
+        verdict = check_file(download.path, source_format(name), schema)
+    partition = f"dt={day.isoformat()}/"
+    prefix = settings.curated_prefix if verdict.ok else settings.quarantine_prefix
+    metadata = {"source-key": quote(key, safe="/"), "ingestion-date": day.isoformat()}
+    if verdict.ok:
+        metadata["rows"] = str(verdict.rows)
+    placed = _place(s3, bucket, key, download, prefix + partition + name, metadata)
+    entry: dict[str, Any] = {"source": key, "key": placed.key, "sha256": download.sha256, "bytes": download.size}
+    if not verdict.ok:
+        assert verdict.reason is not None
+        reason_key = placed.key + ".reason.json"
+        if not _exists(s3, bucket, reason_key):  # a rerun keeps the first verdict's record
+            record = {
+                "source": key,
+                "quarantined_as": placed.key,
+                "reason": verdict.reason.value,
+                "details": list(verdict.details),
+                "schema": f"s3://{settings.artifact_bucket}/{settings.schema_key}",
+                "sha256": download.sha256,
+                "bytes": download.size,
+                "date": day.isoformat(),
+                "checked_at": deps.clock().isoformat(),
+            }
+            s3.put_object(
+                Bucket=bucket,
+                Key=reason_key,
+                Body=json.dumps(record, indent=2).encode(),
+                ContentType="application/json",
+            )
+        entry.update(reason=verdict.reason.value, details=list(verdict.details), reason_key=reason_key)
+    else:
+        entry["rows"] = verdict.rows
+    s3.delete_object(Bucket=bucket, Key=key)  # only now: the copy is confirmed above
+
+    if placed.existed:
+        summary.already_present.append(
+            {
+                "source": key,
+                "existing_key": placed.key,
+                "sha256": download.sha256,
+                "outcome": "curated" if verdict.ok else "quarantined",
+            }
+        )
+        return
+    if placed.renamed:
+        summary.renamed.append(
+            {
+                "source": key,
+                "wanted": prefix + partition + name,
+                "stored_as": placed.key,
+                "why": "the key already held different content; content-hash suffix added",
+            }
+        )
+    (summary.curated if verdict.ok else summary.quarantined).append(entry)
+
+
+def run(
+    settings: IngestionSettings, deps: IngestionDependencies, event: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Process everything under the landing prefix for one run date; returns the summary."""
+    day = run_date(event, deps.clock)
+    schema = load_schema(deps.s3, settings.artifact_bucket, settings.schema_key)
+    summary = RunSummary(
+        date=day.isoformat(),
+        bucket=settings.data_bucket,
+        landing_prefix=settings.landing_prefix,
+        schema=f"s3://{settings.artifact_bucket}/{settings.schema_key}",
+    )
+    for obj in list(_landing_objects(deps.s3, settings.data_bucket, settings.landing_prefix)):
+        try:
+            _ingest_one(settings, deps, schema, obj["Key"], day, summary)
+        except (ClientError, OSError, IngestionError) as exc:
+            log.exception("ingestion of %s failed; it stays in landing", obj["Key"])
+            summary.failed.append({"source": obj["Key"], "error": f"{type(exc).__name__}: {exc}"})
+    if (summary.quarantined or summary.failed) and settings.alert_topic_arn:
+        deps.sns.publish(
+            TopicArn=settings.alert_topic_arn,
+            Subject=(f"Ingestion {summary.date}: {len(summary.quarantined)} quarantined, {len(summary.failed)} failed")[
+                :100
+            ],
+            Message=json.dumps(summary.as_dict(), indent=2),
+        )
+        summary.notified = True
+    result = summary.as_dict()
+    log.info("ingestion %s: %s", summary.date, json.dumps(result["counts"]))
+    if summary.failed:
+        raise IngestionError(
+            f"{len(summary.failed)} file(s) could not be processed and stay in landing: {json.dumps(result)}"
+        )
+    return result
+
+
+def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
+    """Lambda entry point: settings from the environment, real clients created on first use."""
+    return run(IngestionSettings.from_env(), IngestionDependencies(), event)
