@@ -6,7 +6,6 @@ import sys
 
 import pulumi
 
-from infra.components.aws.functions import DEPS_LAYER_ZIP
 from infra.errors import UserError
 from infra.profiles.loader import load_stack
 from infra.program import build
@@ -15,8 +14,5 @@ try:
     spec = load_stack(pulumi.get_stack())
 except UserError as exc:  # a readable message, not a traceback, in `pulumi up` output
     pulumi.log.error(str(exc))
-    sys.exit(2)
-if not DEPS_LAYER_ZIP.exists():
-    pulumi.log.error("the runtime functions' dependency layer is not built: run `make lambda-deps` first")
     sys.exit(2)
 build(spec)

@@ -86,7 +86,7 @@ def test_endpoint_has_champion_and_challenger_and_survives_first_deploy(graphs: 
     pattern = json.loads(rule["eventPattern"])
     assert pattern["detail"]["ModelApprovalStatus"] == ["Approved"]
     deployer = next(r for r in graph.of_type("aws:lambda/function:Function") if r.name == "deployer")
-    assert deployer.inputs["handler"] == "infra.runtime.handlers.deployer.handler"
+    assert deployer.inputs["imageConfig"]["commands"] == ["infra.runtime.handlers.deployer.handler"]
 
 
 def test_prod_differs_from_dev_where_it_must(graphs: dict[str, ResourceGraph]) -> None:
@@ -184,6 +184,10 @@ def test_secrets_never_appear_in_plain_inputs(graphs: dict[str, ResourceGraph]) 
     assert not any("PASSWORD" in e["name"] for e in container["environment"])
     db = one(graph, "aws:rds/instance:Instance").inputs
     assert db["manageMasterUserPassword"] and "password" not in db
+    # The generated MLflow admin password is a Pulumi secret: masked in every listing.
+    version = one(graph, "aws:secretsmanager/secretVersion:SecretVersion").inputs
+    assert version["secretString"] == "[secret]"
+    assert one(graph, "docker-build:index:Image").inputs["registries"] == "[secret]"  # holds the ECR token
 
 
 def test_schedules_match_the_profile(graphs: dict[str, ResourceGraph]) -> None:

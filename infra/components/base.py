@@ -68,11 +68,14 @@ _TAGGABLE: dict[str, bool] = {}
 
 
 def is_taggable(cls: type) -> bool:
-    """Whether a pulumi_aws resource class takes a `tags` input (read once per class from its signature)."""
+    """Whether an AWS resource class takes a `tags` map (read once per class from its signature)."""
     key = f"{cls.__module__}.{cls.__qualname__}"
     if key not in _TAGGABLE:
         init = getattr(cls, "_internal_init", None)
-        _TAGGABLE[key] = init is not None and "tags" in inspect.signature(init).parameters
+        _TAGGABLE[key] = (
+            cls.__module__.startswith("pulumi_aws.") and init is not None
+            and "tags" in inspect.signature(init).parameters
+        )
     return _TAGGABLE[key]
 
 

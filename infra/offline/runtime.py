@@ -23,8 +23,20 @@ from infra.profiles.loader import PROJECT, StackSpec
 _RUN_LOCK = threading.Lock()  # the Pulumi SDK keeps its runtime state in module globals
 
 
+# How the SDK's wire format marks a Pulumi secret (pulumi.runtime.rpc).
+_SIG_KEY, _SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+SECRET_MARK = "[secret]"
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(_SIG_KEY) == _SECRET_SIG
+
+
 def _ints(value: Any) -> Any:
-    """Whole floats back to ints: the wire turns 1 into 1.0, and boto3 rejects floats where it wants ints."""
+    """Plain values for an emulator: secrets unwrapped, and whole floats back to ints (the wire turns 1 into
+    1.0, and boto3 rejects floats where it wants ints)."""
+    if _is_secret(value):
+        return _ints(value.get("value"))
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
@@ -35,7 +47,9 @@ def _ints(value: Any) -> Any:
 
 
 def _jsonable(value: Any) -> Any:
-    """Inputs as JSON: assets and archives become their kind and path."""
+    """Inputs as JSON: secrets masked, assets and archives shown as their kind and path."""
+    if _is_secret(value):
+        return SECRET_MARK
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -87,7 +101,7 @@ class GraphMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = _ints(dict(args.inputs))
         with self._lock:
-            self.inputs[(args.typ, args.name)] = _jsonable(inputs)
+            self.inputs[(args.typ, args.name)] = _ints(_jsonable(dict(args.inputs)))
         if not args.custom:
             return None, {}
         return self.create(args.typ, args.name, inputs)
@@ -104,6 +118,11 @@ class GraphMocks(pulumi.runtime.Mocks):
             return {"region": self.region, "name": self.region, "id": self.region}
         if token == "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage":
             return prebuilt_image(dict(args.args), self.region)
+        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            # Offline nothing is pushed; the credentials only have to be well-formed.
+            return {"userName": "AWS", "password": "offline", "authorizationToken": "QVdTOm9mZmxpbmU=",
+                    "proxyEndpoint": f"https://{self.account_id}.dkr.ecr.{self.region}.amazonaws.com",
+                    "expiresAt": "2099-01-01T00:00:00Z", "id": self.region}
         if token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
             return {"randomPassword": self.random_password(int(args.args.get("passwordLength", 32)))}
         raise LookupError(f"no offline answer for invoke {token}")

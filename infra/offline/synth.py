@@ -13,7 +13,6 @@ from typing import Any
 ARN_SHAPES: dict[str, tuple[str, str, str]] = {
     "aws:iam/role:Role": ("iam", "role/{}", "name"),
     "aws:lambda/function:Function": ("lambda", "function:{}", "name"),
-    "aws:lambda/layerVersion:LayerVersion": ("lambda", "layer:{}:1", "layerName"),
     "aws:sns/topic:Topic": ("sns", "{}", "name"),
     "aws:sagemaker/pipeline:Pipeline": ("sagemaker", "pipeline/{}", "pipelineName"),
     "aws:sagemaker/model:Model": ("sagemaker", "model/{}", "name"),
@@ -79,8 +78,11 @@ def synthesize(typ: str, name: str, inputs: dict[str, Any], account: str, region
             }]
     elif typ == "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer":
         state["trackingServerUrl"] = f"https://{physical}.{region}.experiments.sagemaker.aws"
-    elif typ == "aws:lambda/layerVersion:LayerVersion":
-        state["layerArn"] = state["arn"].rsplit(":", 1)[0]
+    elif typ == "docker-build:index:Image":
+        # The tag the program asked for, pinned to a digest derived from the build inputs' identity.
+        digest = hashlib.sha256(f"{typ}/{name}".encode()).hexdigest()
+        tag = (inputs.get("tags") or [name])[0]
+        state.update(ref=f"{tag.rsplit(':', 1)[0]}@sha256:{digest}", digest=f"sha256:{digest}")
     elif typ == "aws:ec2/vpc:Vpc":
         rid = f"vpc-{fake_id(typ, name)}"
     elif typ == "aws:ec2/subnet:Subnet":

@@ -33,7 +33,8 @@ class MlopsAutomation(Capability):
         self.ingestion = PythonFunction(
             "ingestion", ctx, self, handler="infra.runtime.handlers.ingestion.handler",
             description="Daily: moves landed files to date-partitioned curated data after a schema check",
-            key=key, layer=monitoring.layer, log_retention_days=log_retention_days, timeout=900, memory_mb=2048,
+            key=key, image=monitoring.image, log_retention_days=log_retention_days, timeout=900, memory_mb=2048,
+            ephemeral_storage_mb=10240,
             environment={
                 "DATA_BUCKET": store.data.id,
                 "LANDING_PREFIX": args.ingestion_source_prefix,
@@ -56,7 +57,7 @@ class MlopsAutomation(Capability):
         self.deployer = PythonFunction(
             "deployer", ctx, self, handler="infra.runtime.handlers.deployer.handler",
             description="On model approval: puts the new version on the challenger variant at the first ramp stage",
-            key=key, layer=monitoring.layer, log_retention_days=log_retention_days, timeout=300, memory_mb=512,
+            key=key, image=monitoring.image, log_retention_days=log_retention_days, timeout=300, memory_mb=512,
             environment={
                 "ENDPOINT_NAME": serving.endpoint_name,
                 "CHAMPION_VARIANT": CHAMPION,

@@ -1,4 +1,9 @@
-"""Python Lambda functions that run the project's own runtime code (infra/runtime), each with its own role."""
+"""Python Lambda functions that run the project's own runtime code (infra/runtime), each with its own role.
+
+The functions share one container image: numpy, scipy and pyarrow together exceed Lambda's 250 MB limit for
+zip packages, images may be 10 GB. `pulumi up` builds the image from infra/runtime/Dockerfile and pushes it to
+the stack's `runtime` ECR repository (Docker with buildx is needed on the deploying machine).
+"""
 
 from __future__ import annotations
 
@@ -6,37 +11,38 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_docker_build as docker_build
 
+from infra.components.aws.registry import ModelRegistry
 from infra.components.aws.security import EncryptionKey
 from infra.components.base import Capability, Grantable, StackContext, new_role
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the `infra` package
-LAMBDA_RUNTIME = "python3.11"
-# numpy, scipy and pyarrow for the runtime code, built for Lambda by `make lambda-deps`.
-DEPS_LAYER_ZIP = PACKAGE_ROOT.parent / "build" / "lambda" / "runtime-deps.zip"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DOCKERFILE = "infra/runtime/Dockerfile"
 
 
-def runtime_code() -> pulumi.AssetArchive:
-    """The `infra.runtime` package as Lambda code; the Pulumi program itself is not shipped."""
-    return pulumi.AssetArchive({
-        "infra/__init__.py": pulumi.FileAsset(str(PACKAGE_ROOT / "__init__.py")),
-        "infra/runtime": pulumi.FileArchive(str(PACKAGE_ROOT / "runtime")),
-    })
+class RuntimeImage:
+    """The runtime functions' image, built from this repository and pushed to ECR by `pulumi up`."""
 
-
-class RuntimeLayer:
-    """The dependency layer every runtime function uses."""
-
-    def __init__(self, ctx: StackContext, parent: Capability):
-        self.layer = aws.lambda_.LayerVersion(
-            "runtime-deps-layer",
-            layer_name=ctx.name("runtime-deps"),
-            code=pulumi.FileArchive(str(DEPS_LAYER_ZIP)),
-            compatible_runtimes=[LAMBDA_RUNTIME],
-            description="numpy, scipy and pyarrow for mlopsgen runtime functions",
+    def __init__(self, ctx: StackContext, registry: ModelRegistry, parent: Capability):
+        repository = registry.repositories["runtime"]
+        auth = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
+        self.image = docker_build.Image(
+            "runtime-image",
+            context={"location": str(REPO_ROOT)},
+            dockerfile={"location": str(REPO_ROOT / DOCKERFILE)},
+            platforms=[docker_build.Platform.LINUX_AMD64],
+            push=True,
+            tags=[pulumi.Output.concat(repository.repository_url, ":latest")],
+            registries=[{
+                "address": repository.repository_url,
+                "username": auth.user_name,
+                "password": pulumi.Output.secret(auth.password),
+            }],
             opts=pulumi.ResourceOptions(parent=parent),
         )
-        self.arn = self.layer.arn
+        # The digest-qualified reference: a rebuilt image changes it, so the functions are updated.
+        self.uri = self.image.ref
 
 
 class PythonFunction:
@@ -44,8 +50,8 @@ class PythonFunction:
 
     def __init__(
         self, name: str, ctx: StackContext, parent: Capability, *, handler: str, description: str,
-        key: EncryptionKey, layer: RuntimeLayer, environment: dict[str, pulumi.Input[str]],
-        log_retention_days: int, timeout: int = 300, memory_mb: int = 1024,
+        key: EncryptionKey, image: RuntimeImage, environment: dict[str, pulumi.Input[str]],
+        log_retention_days: int, timeout: int = 300, memory_mb: int = 1024, ephemeral_storage_mb: int = 512,
     ):
         self.logical = name
         physical = ctx.name(name, 64)
@@ -64,13 +70,14 @@ class PythonFunction:
             name,
             name=physical,
             description=description,
-            runtime=LAMBDA_RUNTIME,
-            handler=handler,
-            code=runtime_code(),
-            layers=[layer.arn],
+            package_type="Image",
+            image_uri=image.uri,
+            image_config={"commands": [handler]},
+            architectures=["x86_64"],
             role=self.role.arn,
             timeout=timeout,
             memory_size=memory_mb,
+            ephemeral_storage={"size": ephemeral_storage_mb},
             kms_key_arn=key.arn,
             environment={"variables": environment},
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[self.log_group]),

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.aws.functions import PythonFunction, RuntimeLayer
+from infra.components.aws.functions import PythonFunction, RuntimeImage
 from infra.components.aws.registry import ModelRegistry
 from infra.components.aws.security import EncryptionKey
 from infra.components.aws.serving import CHALLENGER, CHAMPION, ModelEndpoint
@@ -56,12 +56,12 @@ class Monitoring(Capability):
                 f"{name}-alerts-email-{i}", topic=self.topic.arn, protocol="email", endpoint=email, opts=self.child()
             )
 
-        self.layer = RuntimeLayer(ctx, self)
+        self.image = RuntimeImage(ctx, registry, self)
         model = registry.group_name
         self.drift = PythonFunction(
             "drift-monitor", ctx, self, handler="infra.runtime.handlers.drift_monitor.handler",
             description="Compares yesterday's curated data with the model's baseline; alerts and retrains on drift",
-            key=key, layer=self.layer, log_retention_days=args.log_retention_days, memory_mb=2048, timeout=900,
+            key=key, image=self.image, log_retention_days=args.log_retention_days, memory_mb=2048, timeout=900,
             environment={
                 "ARTIFACT_BUCKET": store.artifacts.id,
                 "DATA_BUCKET": store.data.id,
@@ -87,7 +87,7 @@ class Monitoring(Capability):
         self.controller = PythonFunction(
             "ab-controller", ctx, self, handler="infra.runtime.handlers.ab_controller.handler",
             description="A/B guardrail: rolls the challenger back when conversion drops",
-            key=key, layer=self.layer, log_retention_days=args.log_retention_days, timeout=300, memory_mb=512,
+            key=key, image=self.image, log_retention_days=args.log_retention_days, timeout=300, memory_mb=512,
             environment={
                 "ENDPOINT_NAME": serving.endpoint_name,
                 "CHAMPION_VARIANT": CHAMPION,

@@ -11,7 +11,7 @@ from infra.components.aws.security import EncryptionKey
 from infra.components.base import Capability, Grantable, StackContext
 from infra.profiles.model import SageMakerModelRegistry
 
-REPOSITORIES = ("training", "serving", "mlflow")
+REPOSITORIES = ("training", "serving", "mlflow", "runtime")
 KEEP_IMAGES = 30
 
 

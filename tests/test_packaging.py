@@ -1,0 +1,47 @@
+"""What the runtime functions are built from stays consistent with the project's own pins and code."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+from infra.offline.graph import ResourceGraph
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        if m := re.match(r"^([A-Za-z0-9_.-]+)==(\S+)$", line.strip()):
+            pins[m.group(1).lower().replace("_", "-")] = m.group(2)
+    return pins
+
+
+def test_runtime_requirements_match_the_project_pins() -> None:
+    runtime = _pins(ROOT / "infra" / "runtime" / "requirements.txt")
+    project = _pins(ROOT / "constraints.txt")
+    assert {"numpy", "scipy", "pyarrow", "pydantic", "boto3"} <= set(runtime)
+    assert {name: version for name, version in runtime.items() if project.get(name) != version} == {}
+
+
+def test_the_image_contains_only_the_runtime_package() -> None:
+    dockerfile = (ROOT / "infra" / "runtime" / "Dockerfile").read_text()
+    assert "COPY infra/runtime ${LAMBDA_TASK_ROOT}/infra/runtime" in dockerfile
+    ignore = (ROOT / ".dockerignore").read_text().split()
+    assert ignore[ignore.index("*")] == "*" and "!infra/runtime/" in ignore
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_function_handler_exists_in_the_runtime_package(graphs: dict[str, ResourceGraph], env: str) -> None:
+    functions = graphs[env].of_type("aws:lambda/function:Function")
+    assert len(functions) == 4
+    for function in functions:
+        (handler,) = function.inputs["imageConfig"]["commands"]
+        module, _, attribute = handler.rpartition(".")
+        assert module.startswith("infra.runtime.handlers.")
+        assert callable(getattr(importlib.import_module(module), attribute))
+        assert function.inputs["packageType"] == "Image" and "@sha256:" in function.inputs["imageUri"]
