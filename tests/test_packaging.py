@@ -45,3 +45,19 @@ def test_every_function_handler_exists_in_the_runtime_package(graphs: dict[str, 
         assert module.startswith("infra.runtime.handlers.")
         assert callable(getattr(importlib.import_module(module), attribute))
         assert function.inputs["packageType"] == "Image" and "@sha256:" in function.inputs["imageUri"]
+
+
+def test_function_settings_parse_with_the_runtime_models(graphs: dict[str, ResourceGraph]) -> None:
+    """What the program puts in each function's environment is what the handlers accept."""
+    from infra.runtime.abtest.policy import GuardrailPolicy
+    from infra.runtime.deploy import DeploySettings
+    from infra.runtime.drift.config import parse_config_text
+    from infra.runtime.handlers.ab_controller import ControllerSettings
+
+    env = {f.name: f.inputs["environment"]["variables"] for f in graphs["prod"].of_type("aws:lambda/function:Function")}
+    assert parse_config_text(env["drift-monitor"]["DRIFT_CONFIG"], source="DRIFT_CONFIG").drift_share == 0.5
+    policy = GuardrailPolicy.model_validate_json(env["ab-controller"]["GUARDRAIL_POLICY"])
+    assert policy.max_relative_drop == 0.05 and policy.rollback_rule.value == "harm-first"
+    assert ControllerSettings.from_env(env["ab-controller"]).endpoint_name == "mlflow-sagemaker-prod-endpoint"
+    deploy = DeploySettings.from_env(env["deployer"])
+    assert deploy.bootstrap_model == "mlflow-sagemaker-prod-bootstrap-model" and deploy.ramp == (0.05, 0.25, 0.5)

@@ -19,6 +19,8 @@ from infra.profiles.validators import (
     check_sagemaker_instance_type,
     check_schedule_expression,
 )
+from infra.runtime.abtest.policy import GuardrailPolicy
+from infra.runtime.drift.config import DriftConfig
 
 
 def protective(default: Any, loosened: str, **kwargs: Any) -> Any:
@@ -178,27 +180,14 @@ Serving = Annotated[SageMakerEndpointServing, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------- monitoring
-class AbGuardrail(Strict):
-    max_relative_drop: float = Field(0.05, gt=0, lt=1, description="Roll back when conversion drops more")
-    rollback_rule: Literal["harm-first", "strict"] = Field(
-        "harm-first",
-        description="harm-first: roll back when the challenger is shown worse and the estimate is at or below "
-        "-max_relative_drop; strict: only when the drop is shown to exceed max_relative_drop",
-    )
-    alpha: float = Field(0.025, gt=0, lt=0.5, description="One-sided error over all looks (always-valid)")
-    min_visitors_per_arm: int = Field(10000, ge=100)
-    schedule: Schedule = "rate(1 hour)"
-
-    _check_schedule = field_validator("schedule")(check_schedule_expression)
-
-
 class LambdaDriftMonitoring(Strict):
     """The project's own drift monitor and A/B controller, run on schedules as Lambda functions."""
 
     kind: Literal["lambda-drift"] = "lambda-drift"
     drift_schedule: Schedule = "cron(0 6 * * ? *)"
-    drift_threshold_share: float = Field(
-        0.5, gt=0, le=1, description="Dataset drift when at least this share of features drift"
+    drift: DriftConfig = Field(
+        default_factory=DriftConfig,
+        description="Drift tests, thresholds and rules (per-feature overrides, multiple-testing correction)",
     )
     retrain_on_drift: bool = True
     alert_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(default_factory=list)
@@ -207,9 +196,12 @@ class LambdaDriftMonitoring(Strict):
     )
     endpoint_5xx_alarm_threshold: int = Field(5, ge=1)
     latency_p99_ms_alarm_threshold: int = Field(1000, ge=1)
-    ab_guardrail: AbGuardrail = Field(default_factory=AbGuardrail)
+    ab_guardrail: GuardrailPolicy = Field(
+        default_factory=GuardrailPolicy, description="When the A/B controller rolls back, advances or promotes"
+    )
+    ab_guardrail_schedule: Schedule = "rate(1 hour)"
 
-    _check_schedule = field_validator("drift_schedule")(check_schedule_expression)
+    _check_schedule = field_validator("drift_schedule", "ab_guardrail_schedule")(check_schedule_expression)
 
 
 Monitoring = Annotated[LambdaDriftMonitoring, Field(discriminator="kind")]

@@ -83,6 +83,7 @@ class DeploySettings:
     decisions_prefix: str = "experiments"
     metric_namespace: str = DEFAULT_NAMESPACE
     alert_topic_arn: str | None = None
+    bootstrap_model: str | None = None  # what the endpoint serves before any model was approved
 
     def __post_init__(self) -> None:
         if self.champion_variant == self.challenger_variant:
@@ -119,6 +120,7 @@ class DeploySettings:
             decisions_prefix=env.get("DECISIONS_PREFIX", "experiments"),
             metric_namespace=env.get("METRIC_NAMESPACE") or DEFAULT_NAMESPACE,
             alert_topic_arn=env.get("ALERT_TOPIC_ARN") or None,
+            bootstrap_model=env.get("BOOTSTRAP_MODEL") or None,
         )
 
     def split(self, challenger_share: float) -> dict[str, float]:
@@ -454,6 +456,8 @@ def deploy_approved_model(settings: DeploySettings, deps: DeployDependencies, mo
         champion = on_challenger  # promoted by weights only (the A/B controller): the winner is champion now
 
     ensure_model(settings, deps, package, network_from=champion)
+    if settings.bootstrap_model is not None and champion == settings.bootstrap_model:
+        return _replace_bootstrap(settings, deps, state, model, model_package_arn, base)
     share = settings.ramp[0]
     config = ensure_config(
         settings,
@@ -484,6 +488,37 @@ def deploy_approved_model(settings: DeploySettings, deps: DeployDependencies, mo
         settings, deps, f"Model deployed: {settings.endpoint_name} challenger at {share:.0%}", result
     )
     log.info("deployed %s on %s (config %s)", model, settings.endpoint_name, config)
+    return result
+
+
+def _replace_bootstrap(
+    settings: DeploySettings, deps: DeployDependencies, state: EndpointState, model: str, package_arn: str,
+    base: dict[str, Any],
+) -> dict[str, Any]:
+    """The first approved model takes all traffic: there is nothing to A/B test the bootstrap model against
+    (it only answers that no model is approved). The challenger variant stays, at weight 0, for the next one."""
+    config = ensure_config(
+        settings,
+        deps,
+        state,
+        champion=(model, max(settings.champion_instances, state.instances(settings.champion_variant))),
+        challenger=(model, settings.challenger_instances),
+        challenger_weight=0.0,
+        label="first",
+        tags=[{"Key": MODEL_PACKAGE_TAG, "Value": package_arn}],
+    )
+    deps.sagemaker.update_endpoint(EndpointName=settings.endpoint_name, EndpointConfigName=config)
+    result = {
+        **base,
+        "status": "first_model",
+        "changed": True,
+        "champion_model": model,
+        "endpoint_config": config,
+        "previous_endpoint_config": state.config_name,
+        "weights": settings.split(0.0),
+    }
+    result["notified"] = _alert(settings, deps, f"First model live: {settings.endpoint_name}", result)
+    log.info("first model %s replaces the bootstrap model on %s", model, settings.endpoint_name)
     return result
 
 

@@ -185,12 +185,13 @@ def test_chi_square_srm_is_available_and_matches_scipy() -> None:
     assert sample_ratio_p_value(big, big - 2_000, 0.5) > 0.001
 
 
-def test_the_stack_profile_guardrail_section_is_a_valid_policy() -> None:
-    """The Pulumi side passes the profile's `ab_guardrail` (minus its schedule) as GUARDRAIL_POLICY."""
-    from infra.profiles.model import AbGuardrail
+def test_the_stack_profile_guardrail_section_is_the_policy() -> None:
+    """The profile's `monitoring.ab_guardrail` is this model; the Pulumi side passes it as GUARDRAIL_POLICY."""
+    from infra.profiles.model import LambdaDriftMonitoring
 
-    section = AbGuardrail(rollback_rule="strict", max_relative_drop=0.08, min_visitors_per_arm=20_000)
-    policy = GuardrailPolicy.model_validate_json(section.model_dump_json(exclude={"schedule"}))
+    section = LambdaDriftMonitoring.model_validate(
+        {"ab_guardrail": {"rollback_rule": "strict", "max_relative_drop": 0.08, "min_visitors_per_arm": 20_000}}
+    ).ab_guardrail
+    policy = GuardrailPolicy.model_validate_json(section.model_dump_json())
     assert policy.rollback_rule is RollbackRule.STRICT
     assert policy.max_relative_drop == 0.08 and policy.min_visitors_per_arm == 20_000
-    assert policy.alpha == section.alpha

@@ -66,6 +66,7 @@ class MlopsAutomation(Capability):
                 "CHAMPION_INSTANCES": str(serving_args.min_capacity),
                 "RAMP": json.dumps(serving_args.challenger_ramp),
                 "EXECUTION_ROLE_ARN": serving.role.arn,
+                "BOOTSTRAP_MODEL": serving.model.name,
                 "KMS_KEY_ARN": key.arn,
                 "DECISIONS_BUCKET": store.artifacts.id,
                 "DECISIONS_PREFIX": "experiments",

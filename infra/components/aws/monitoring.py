@@ -19,6 +19,9 @@ from infra.profiles.model import LambdaDriftMonitoring
 
 DRIFT_NAMESPACE = "MLOpsGen/Drift"
 AB_NAMESPACE = "MLOpsGen/ABTest"
+# Metrics the drift monitor (infra.runtime.handlers.drift_monitor) puts, per model.
+DRIFT_SHARE_METRIC = "drift_share"
+DATA_QUALITY_METRIC = "data_quality_errors"
 
 
 class Monitoring(Capability):
@@ -73,7 +76,7 @@ class Monitoring(Capability):
                 "ALERT_TOPIC_ARN": self.topic.arn,
                 "RETRAINING_TRIGGER": "sagemaker-pipeline" if args.retrain_on_drift else "none",
                 "PIPELINE_NAME": training.pipeline_name,
-                "DRIFT_CONFIG": json.dumps({"dataset_drift_share": args.drift_threshold_share}),
+                "DRIFT_CONFIG": args.drift.model_dump_json(),
             },
         )
         store.data.grant_read(self.drift.role, "curated/")
@@ -83,7 +86,6 @@ class Monitoring(Capability):
         if args.retrain_on_drift:
             training.grant_start(self.drift.role)
 
-        guardrail = args.ab_guardrail
         self.controller = PythonFunction(
             "ab-controller", ctx, self, handler="infra.runtime.handlers.ab_controller.handler",
             description="A/B guardrail: rolls the challenger back when conversion drops",
@@ -97,7 +99,7 @@ class Monitoring(Capability):
                 "DECISIONS_BUCKET": store.artifacts.id,
                 "DECISIONS_PREFIX": "experiments",
                 "TRAFFIC_CONTROLLER": "sagemaker-variants",
-                "GUARDRAIL_POLICY": guardrail.model_dump_json(exclude={"schedule"}),
+                "GUARDRAIL_POLICY": args.ab_guardrail.model_dump_json(),
             },
         )
         store.artifacts.grant_read_write(self.controller.role, "experiments/")
@@ -125,7 +127,7 @@ class Monitoring(Capability):
         }])
         for logical, expression, function in (
             ("drift-daily", args.drift_schedule, self.drift),
-            ("ab-guardrail", guardrail.schedule, self.controller),
+            ("ab-guardrail", args.ab_guardrail_schedule, self.controller),
         ):
             aws.scheduler.Schedule(
                 f"{name}-{logical}", name=ctx.name(logical, 64), group_name=self.schedule_group.name,
@@ -170,16 +172,16 @@ class Monitoring(Capability):
                 alarm_description=f"{variant} p99 model latency above {args.latency_p99_ms_alarm_threshold} ms",
             )
         self._alarm(
-            f"{name}-dataset-drift", ctx, namespace=DRIFT_NAMESPACE, metric_name="DatasetDrift",
-            dimensions={"Model": model}, statistic="Maximum", period=86400, evaluation_periods=1, threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            alarm_description="The drift monitor found dataset drift in the model's input features",
+            f"{name}-dataset-drift", ctx, namespace=DRIFT_NAMESPACE, metric_name=DRIFT_SHARE_METRIC,
+            dimensions={"Model": model}, statistic="Maximum", period=86400, evaluation_periods=1,
+            threshold=args.drift.drift_share, comparison_operator="GreaterThanOrEqualToThreshold",
+            alarm_description="Dataset drift: the share of drifted input features reached the threshold",
         )
         self._alarm(
-            f"{name}-ab-rollback", ctx, namespace=AB_NAMESPACE, metric_name="Rollback",
-            dimensions={"EndpointName": serving.endpoint_name}, statistic="Maximum", period=3600,
-            evaluation_periods=1, threshold=1, comparison_operator="GreaterThanOrEqualToThreshold",
-            alarm_description="The A/B guardrail rolled the challenger back",
+            f"{name}-data-quality", ctx, namespace=DRIFT_NAMESPACE, metric_name=DATA_QUALITY_METRIC,
+            dimensions={"Model": model}, statistic="Maximum", period=86400, evaluation_periods=1, threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            alarm_description="The day's data failed data-quality checks (missing columns, types, NaN, ...)",
         )
         for function in (self.drift, self.controller):
             self._alarm(
@@ -207,7 +209,7 @@ class Monitoring(Capability):
             }},
             {"type": "metric", "x": 12, "y": 6, "width": 12, "height": 6, "properties": {
                 "title": "Dataset drift share", "region": ctx.region, "stat": "Maximum", "period": 86400,
-                "metrics": [[DRIFT_NAMESPACE, "DatasetDriftShare", "Model", model]],
+                "metrics": [[DRIFT_NAMESPACE, DRIFT_SHARE_METRIC, "Model", model]],
             }},
         ]
         aws.cloudwatch.Dashboard(
