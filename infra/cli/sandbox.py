@@ -89,6 +89,7 @@ def _summary(result, stack: str) -> None:  # type: ignore[no-untyped-def]
         f"  mlopsgen preview --stack {stack} --json   every resource with its inputs\n"
         "  mlopsgen validate                        check all profiles and stacks\n"
         "  make test                                the offline test suite\n"
+        f"  mlopsgen simulate --stack {stack}         30 days of ingestion, retraining, drift and A/B tests\n"
         f"  pulumi up -s {stack}                      a real deploy (needs the Pulumi CLI, AWS credentials "
-        "and `make lambda-deps`)"
+        "and Docker)"
     )

@@ -40,11 +40,11 @@ class StackContext:
 
     @property
     def prefix(self) -> str:
-        """Physical name prefix, short enough for SageMaker (63) and IAM role (64) limits."""
-        return f"{self.spec.profile_name}-{self.spec.environment}"[:40]
+        return name_prefix(self.spec)
 
     def name(self, suffix: str, limit: int = 63) -> str:
-        return f"{self.prefix}-{suffix}"[:limit]
+        """A physical name within AWS's length limit; never ending in a hyphen, which AWS rejects."""
+        return f"{self.prefix}-{suffix}"[:limit].rstrip("-")
 
     @property
     def protect_data(self) -> bool:
@@ -58,6 +58,11 @@ class StackContext:
 
     def export(self, key: str, value: Any) -> None:
         self.outputs[key] = value
+
+
+def name_prefix(spec: StackSpec) -> str:
+    """Physical name prefix of a stack's resources, short enough for SageMaker (63) and IAM role (64) limits."""
+    return f"{spec.profile_name}-{spec.environment}"[:40]
 
 
 def base_tags(spec: StackSpec) -> dict[str, str]:
