@@ -1,48 +1,16 @@
 """Python Lambda functions that run the project's own runtime code (infra/runtime), each with its own role.
 
-The functions share one container image: numpy, scipy and pyarrow together exceed Lambda's 250 MB limit for
-zip packages, images may be 10 GB. `pulumi up` builds the image from infra/runtime/Dockerfile and pushes it to
-the stack's `runtime` ECR repository (Docker with buildx is needed on the deploying machine).
+They all run the registry's runtime image (see `RuntimeImage`), each with its own handler.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pulumi
 import pulumi_aws as aws
-import pulumi_docker_build as docker_build
 
-from infra.components.aws.registry import ModelRegistry
+from infra.components.aws.registry import RuntimeImage
 from infra.components.aws.security import EncryptionKey
 from infra.components.base import Capability, Grantable, StackContext, new_role
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DOCKERFILE = "infra/runtime/Dockerfile"
-
-
-class RuntimeImage:
-    """The runtime functions' image, built from this repository and pushed to ECR by `pulumi up`."""
-
-    def __init__(self, ctx: StackContext, registry: ModelRegistry, parent: Capability):
-        repository = registry.repositories["runtime"]
-        auth = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
-        self.image = docker_build.Image(
-            "runtime-image",
-            context={"location": str(REPO_ROOT)},
-            dockerfile={"location": str(REPO_ROOT / DOCKERFILE)},
-            platforms=[docker_build.Platform.LINUX_AMD64],
-            push=True,
-            tags=[pulumi.Output.concat(repository.repository_url, ":latest")],
-            registries=[{
-                "address": repository.repository_url,
-                "username": auth.user_name,
-                "password": pulumi.Output.secret(auth.password),
-            }],
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
-        # The digest-qualified reference: a rebuilt image changes it, so the functions are updated.
-        self.uri = self.image.ref
 
 
 class PythonFunction:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.aws.functions import PythonFunction, RuntimeImage
+from infra.components.aws.functions import PythonFunction
 from infra.components.aws.registry import ModelRegistry
 from infra.components.aws.security import EncryptionKey
 from infra.components.aws.serving import CHALLENGER, CHAMPION, ModelEndpoint
@@ -59,7 +58,7 @@ class Monitoring(Capability):
                 f"{name}-alerts-email-{i}", topic=self.topic.arn, protocol="email", endpoint=email, opts=self.child()
             )
 
-        self.image = RuntimeImage(ctx, registry, self)
+        self.image = registry.runtime_image
         model = registry.group_name
         self.drift = PythonFunction(
             "drift-monitor", ctx, self, handler="infra.runtime.handlers.drift_monitor.handler",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_docker_build as docker_build
 
 from infra.components.aws.security import EncryptionKey
 from infra.components.base import Capability, Grantable, StackContext
@@ -13,6 +15,35 @@ from infra.profiles.model import SageMakerModelRegistry
 
 REPOSITORIES = ("training", "serving", "mlflow", "runtime")
 KEEP_IMAGES = 30
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DOCKERFILE = "infra/runtime/Dockerfile"
+
+
+class RuntimeImage:
+    """The image the runtime functions and the pipeline's baseline step run: the `infra.runtime` package with
+    numpy, scipy and pyarrow (together past Lambda's 250 MB zip limit; images may be 10 GB). `pulumi up` builds
+    it from infra/runtime/Dockerfile and pushes it to the `runtime` repository (needs Docker with buildx)."""
+
+    def __init__(self, repository: aws.ecr.Repository, parent: Capability):
+        auth = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
+        self.image = docker_build.Image(
+            "runtime-image",
+            context={"location": str(REPO_ROOT)},
+            dockerfile={"location": str(REPO_ROOT / DOCKERFILE)},
+            platforms=[docker_build.Platform.LINUX_AMD64],
+            push=True,
+            tags=[pulumi.Output.concat(repository.repository_url, ":latest")],
+            registries=[{
+                "address": repository.repository_url,
+                "username": auth.user_name,
+                "password": pulumi.Output.secret(auth.password),
+            }],
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        # The digest-qualified reference: a rebuilt image changes it, so the functions are updated.
+        self.uri = self.image.ref
+
+
 
 
 class ModelRegistry(Capability):
@@ -48,6 +79,7 @@ class ModelRegistry(Capability):
                 opts=self.child(),
             )
             self.repositories[repo] = repository
+        self.runtime_image = RuntimeImage(self.repositories["runtime"], self)
         self.group_name = ctx.name(args.model_package_group)
         self.group = aws.sagemaker.ModelPackageGroup(
             f"{name}-model-package-group",

@@ -16,11 +16,45 @@ from infra.profiles.model import SageMakerPipelineTraining
 
 
 def pipeline_definition(
-    args: SageMakerPipelineTraining, *, role_arn: Any, training_image: Any, serving_image: Any, data_uri: Any,
-    output_uri: Any, checkpoint_uri: Any, group_name: str, key_arn: Any, subnet_ids: list[Any],
-    security_group_id: Any,
+    args: SageMakerPipelineTraining, *, role_arn: Any, training_image: Any, serving_image: Any, runtime_image: Any,
+    data_uri: Any, output_uri: Any, checkpoint_uri: Any, baselines_uri: Any, group_name: str, key_arn: Any,
+    subnet_ids: list[Any], security_group_id: Any,
 ) -> pulumi.Output[str]:
-    """SageMaker Pipelines JSON (schema 2020-12-01): Train, then RegisterModel into the group."""
+    """SageMaker Pipelines JSON (schema 2020-12-01): Train and Baseline, then RegisterModel into the group."""
+    network = {"Subnets": subnet_ids, "SecurityGroupIds": [security_group_id]}
+    versioned = {"Std:Join": {"On": "/", "Values": [baselines_uri, {"Get": "Execution.PipelineExecutionId"}]}}
+    local_out = "/opt/ml/processing/baseline"
+    baseline = {
+        "Name": "Baseline",
+        "Type": "Processing",
+        "Arguments": {
+            "ProcessingResources": {"ClusterConfig": {
+                "InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30, "VolumeKmsKeyId": key_arn,
+            }},
+            "AppSpecification": {
+                "ImageUri": runtime_image,
+                "ContainerEntrypoint": [
+                    "python3", "-m", "infra.runtime.jobs.baseline", "--input", "/opt/ml/processing/input",
+                    "--output", f"{local_out}/versioned", "--output", f"{local_out}/current",
+                    "--model-name", group_name,
+                ],
+            },
+            "RoleArn": role_arn,
+            "ProcessingInputs": [{"InputName": "training-data", "S3Input": {
+                "S3Uri": {"Get": "Parameters.TrainingData"}, "LocalPath": "/opt/ml/processing/input",
+                "S3DataType": "S3Prefix", "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated",
+            }}],
+            "ProcessingOutputConfig": {"KmsKeyId": key_arn, "Outputs": [
+                {"OutputName": "versioned", "S3Output": {"S3Uri": versioned, "LocalPath": f"{local_out}/versioned",
+                                                         "S3UploadMode": "EndOfJob"}},
+                {"OutputName": "current", "S3Output": {
+                    "S3Uri": pulumi.Output.concat(baselines_uri, "/current"), "LocalPath": f"{local_out}/current",
+                    "S3UploadMode": "EndOfJob"}},
+            ]},
+            "NetworkConfig": {"VpcConfig": network, "EnableInterContainerTrafficEncryption": True},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        },
+    }
     runtime = args.max_runtime_hours * 3600
     stopping: dict[str, Any] = {"MaxRuntimeInSeconds": runtime}
     if args.use_spot:
@@ -46,7 +80,7 @@ def pipeline_definition(
             "StoppingCondition": stopping,
             "EnableManagedSpotTraining": args.use_spot,
             "CheckpointConfig": {"S3Uri": checkpoint_uri},
-            "VpcConfig": {"Subnets": subnet_ids, "SecurityGroupIds": [security_group_id]},
+            "VpcConfig": network,
             "EnableNetworkIsolation": False,
             "EnableInterContainerTrafficEncryption": True,
         },
@@ -65,8 +99,9 @@ def pipeline_definition(
                 "SupportedContentTypes": ["application/json", "text/csv"],
                 "SupportedResponseMIMETypes": ["application/json"],
             },
+            "CustomerMetadataProperties": {"baseline": versioned},
         },
-        "DependsOn": ["Train"],
+        "DependsOn": ["Train", "Baseline"],
     }
     approval = "Approved" if args.approval == "automatic" else "PendingManualApproval"
     return pulumi.Output.json_dumps({
@@ -75,7 +110,7 @@ def pipeline_definition(
             {"Name": "TrainingData", "Type": "String", "DefaultValue": data_uri},
             {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": approval},
         ],
-        "Steps": [train, register],
+        "Steps": [train, baseline, register],
     })
 
 
@@ -100,10 +135,12 @@ class TrainingPipeline(Capability):
             {
                 "Effect": "Allow",
                 "Action": ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
-                           "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
-                "Resource": pulumi.Output.concat(
-                    "arn:aws:sagemaker:", ctx.region, ":", ctx.account_id, ":training-job/*"
-                ),
+                           "sagemaker:StopTrainingJob", "sagemaker:CreateProcessingJob",
+                           "sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob", "sagemaker:AddTags"],
+                "Resource": [
+                    pulumi.Output.concat("arn:aws:sagemaker:", ctx.region, ":", ctx.account_id, ":training-job/*"),
+                    pulumi.Output.concat("arn:aws:sagemaker:", ctx.region, ":", ctx.account_id, ":processing-job/*"),
+                ],
             },
             {"Effect": "Allow", "Action": "iam:PassRole", "Resource": self.role.arn,
              "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
@@ -137,9 +174,11 @@ class TrainingPipeline(Capability):
                 role_arn=self.role.arn,
                 training_image=registry.image("training"),
                 serving_image=registry.image("serving"),
+                runtime_image=registry.runtime_image.uri,
                 data_uri=pulumi.Output.concat("s3://", store.data.bucket.bucket, "/curated/"),
                 output_uri=pulumi.Output.concat("s3://", artifacts, "/models/"),
                 checkpoint_uri=pulumi.Output.concat("s3://", artifacts, "/checkpoints/"),
+                baselines_uri=pulumi.Output.concat("s3://", artifacts, "/baselines/", registry.group_name),
                 group_name=registry.group_name,
                 key_arn=key.arn,
                 subnet_ids=network.subnet_ids,

@@ -1,0 +1,1 @@
+"""Batch jobs the retraining pipeline runs in the runtime image (SageMaker Processing steps)."""
