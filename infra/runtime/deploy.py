@@ -30,9 +30,9 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -45,6 +45,7 @@ from infra.runtime.abtest.experiment import (
     save_experiment,
 )
 from infra.runtime.adapters.traffic import SageMakerVariantTraffic, TrafficController
+from infra.runtime.clients import AwsClients
 
 log = logging.getLogger(__name__)
 
@@ -127,44 +128,12 @@ class DeploySettings:
         return {self.champion_variant: 1.0 - challenger_share, self.challenger_variant: challenger_share}
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class DeployDependencies:
+class DeployDependencies(AwsClients):
     """AWS clients, the traffic controller and the clock; injectable, created on first use (never at import)."""
 
-    def __init__(
-        self,
-        *,
-        sagemaker: Any | None = None,
-        s3: Any | None = None,
-        sns: Any | None = None,
-        traffic: TrafficController | None = None,
-        clock: Callable[[], datetime] = _utc_now,
-    ) -> None:
-        self._clients: dict[str, Any] = {"sagemaker": sagemaker, "s3": s3, "sns": sns}
+    def __init__(self, *, traffic: TrafficController | None = None, **clients: Any) -> None:
+        super().__init__(**clients)
         self._traffic = traffic
-        self.clock = clock
-
-    def _client(self, service: str) -> Any:
-        if self._clients[service] is None:
-            import boto3
-
-            self._clients[service] = boto3.client(service)
-        return self._clients[service]
-
-    @property
-    def sagemaker(self) -> Any:
-        return self._client("sagemaker")
-
-    @property
-    def s3(self) -> Any:
-        return self._client("s3")
-
-    @property
-    def sns(self) -> Any:
-        return self._client("sns")
 
     @property
     def traffic(self) -> TrafficController:

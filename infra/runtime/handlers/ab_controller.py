@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -48,6 +48,7 @@ from infra.runtime.abtest.experiment import Experiment, ExperimentStatus, load_e
 from infra.runtime.abtest.guardrail import Action, ArmCounts, Decision, decide_all
 from infra.runtime.abtest.policy import GuardrailPolicy
 from infra.runtime.adapters.traffic import TrafficController, get_traffic_controller
+from infra.runtime.clients import AwsClients
 
 log = logging.getLogger(__name__)
 
@@ -119,44 +120,12 @@ class ControllerSettings:
         return {self.champion_variant: 1.0 - challenger_share, self.challenger_variant: challenger_share}
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Dependencies:
+class Dependencies(AwsClients):
     """AWS clients and the clock, injectable for tests and created lazily (never at import)."""
 
-    def __init__(
-        self,
-        *,
-        s3: Any | None = None,
-        cloudwatch: Any | None = None,
-        sns: Any | None = None,
-        traffic: TrafficController | None = None,
-        clock: Callable[[], datetime] = _utc_now,
-    ) -> None:
-        self._clients: dict[str, Any] = {"s3": s3, "cloudwatch": cloudwatch, "sns": sns}
+    def __init__(self, *, traffic: TrafficController | None = None, **clients: Any) -> None:
+        super().__init__(**clients)
         self._traffic = traffic
-        self.clock = clock
-
-    def _client(self, service: str) -> Any:
-        if self._clients[service] is None:
-            import boto3
-
-            self._clients[service] = boto3.client(service)
-        return self._clients[service]
-
-    @property
-    def s3(self) -> Any:
-        return self._client("s3")
-
-    @property
-    def cloudwatch(self) -> Any:
-        return self._client("cloudwatch")
-
-    @property
-    def sns(self) -> Any:
-        return self._client("sns")
 
     def traffic(self, name: str) -> TrafficController:
         if self._traffic is None:

@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from infra.runtime.clients import AwsClients
 from infra.runtime.drift.io import Format, source_format
 
 log = logging.getLogger(__name__)
@@ -342,39 +343,12 @@ class IngestionSettings:
         )
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class IngestionDependencies:
+class IngestionDependencies(AwsClients):
     """S3 and SNS clients (created on first use, never at import), the clock and the scratch directory."""
 
-    def __init__(
-        self,
-        *,
-        s3: Any | None = None,
-        sns: Any | None = None,
-        clock: Callable[[], datetime] = _utc_now,
-        scratch_dir: str | None = None,
-    ) -> None:
-        self._clients: dict[str, Any] = {"s3": s3, "sns": sns}
-        self.clock = clock
+    def __init__(self, *, scratch_dir: str | None = None, **clients: Any) -> None:
+        super().__init__(**clients)
         self.scratch_dir = scratch_dir  # None: the system temp dir (/tmp on Lambda)
-
-    def _client(self, service: str) -> Any:
-        if self._clients[service] is None:
-            import boto3
-
-            self._clients[service] = boto3.client(service)
-        return self._clients[service]
-
-    @property
-    def s3(self) -> Any:
-        return self._client("s3")
-
-    @property
-    def sns(self) -> Any:
-        return self._client("sns")
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
