@@ -12,13 +12,14 @@ STAMP="$VENV/.installed-stamp"
 
 if [ ! -f "$STAMP" ] || [ benchmarks/requirements-bench.txt -nt "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
+  LOG="$VENV/install.log"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >"$LOG" 2>&1 || { cat "$LOG" >&2; exit 1; }
   # First try with the project's own pins for shared packages (numpy, scipy, pydantic ...); if Evidently's
   # requirements cannot be met with them, let pip resolve the versions for Evidently instead (the project's
   # exact pins in pyproject.toml still apply to the project itself).
-  if ! "$VENV/bin/python" -m pip install -q -c constraints.txt -e . -r benchmarks/requirements-bench.txt; then
+  if ! "$VENV/bin/python" -m pip install -q -c constraints.txt -e . -r benchmarks/requirements-bench.txt >>"$LOG" 2>&1; then
     echo "bench: Evidently does not resolve with constraints.txt; letting pip choose its versions" >&2
-    "$VENV/bin/python" -m pip install -q -e . -r benchmarks/requirements-bench.txt
+    "$VENV/bin/python" -m pip install -q -e . -r benchmarks/requirements-bench.txt >>"$LOG" 2>&1 || { cat "$LOG" >&2; exit 1; }
   fi
   touch "$STAMP"
 fi

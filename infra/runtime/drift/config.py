@@ -130,9 +130,9 @@ class DriftConfig(BaseModel):
 def default_method(kind: Literal["numeric", "categorical"], n_reference: int, n_unique: int) -> Method:
     """Evidently 0.7's choice, made from the reference alone.
 
-    Evidently counts distinct values over reference + current; deciding from the reference keeps the test fixed
-    with the versioned baseline, and only differs when the current batch brings values the reference never had
-    (reported as a data-quality finding).
+    Evidently counts distinct values over reference + current; deciding from the reference keeps the test
+    fixed with the versioned baseline, and only differs when the current batch brings values the reference
+    never had (reported as a data-quality finding).
     """
     numeric = kind == "numeric" and n_unique > LOW_CARDINALITY
     if n_reference <= SMALL_REFERENCE_ROWS:

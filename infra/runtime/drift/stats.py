@@ -7,40 +7,37 @@ Numeric features are counted on a *cell* layout over sorted edges e_0 < ... < e_
 
 Counting values *at* edges separately keeps the reference CDF exact at every edge, so:
 
-* KS is exact whenever one of the two samples has no mass strictly inside a cell. That holds when the fine edges
-  are the distinct reference values (the reference has at most `fine_bins` + 1 distinct values, which includes
-  every reference of <= 1000 rows, where KS is the default test) and when edges are the distinct values of both
-  samples (`exact` edges, the equivalence benchmark). Otherwise the value at cell ends is a lower bound and
-  `ks_statistic`'s second result bounds the error from above (at most the larger of the two samples' mass in
-  one cell, i.e. about 1/fine_bins for quantile edges).
-* Wasserstein-1 integrates |F_ref - F_cur| with both CDFs linear inside each open cell; the two outer cells
-  are exact because the sums of current values beyond the reference range are tracked. The error bound per
-  cell is computed from the range the two CDFs can take inside it (<= width * (p_ref + p_cur)).
+* KS is exact whenever one of the two samples has no mass strictly inside a cell. That holds when the fine
+  edges are the distinct reference values (the reference has at most `fine_bins` + 1 distinct values, which
+  includes every reference of <= 1000 rows, where KS is the default test) and when edges are the distinct
+  values of both samples (`exact` edges, the equivalence benchmark). Otherwise the largest difference at
+  cell ends is a lower bound of D and `ks_statistic` also returns how much larger D can be: at most the
+  larger of the two samples' mass in one cell, about 1/fine_bins with quantile edges when the current data
+  resemble the reference (5e-4 for the default 2000 bins).
+* Wasserstein-1 integrates |F_ref - F_cur| exactly in every cell where the difference keeps one sign
+  (per-cell sums of the values locate them inside their cells, see `wasserstein`). In cells where the two
+  CDFs may cross, the estimate is a lower bound, short by at most 2 * width * min(max f, -min f) of the
+  difference f there (<= 2 * width * (p_ref + p_cur)); the sum of those is reported as the error bound.
+  Measured on 200k x 20 columns with the default 2000 quantile bins: error <= 1e-4 (normalised W), exact
+  to 1e-14 for shifted columns.
 
-Binned statistics (PSI, Jensen-Shannon, chi-square) take count vectors and reproduce Evidently 0.7 exactly
-(PSI: percents = count / n, empty bins filled as Evidently does; JS: scipy's jensenshannon, natural log).
+Binned statistics take count vectors. PSI and Jensen-Shannon reproduce Evidently 0.7 exactly on the same
+bins (PSI: percents = count / n, empty bins filled as Evidently does; JS: scipy's formula, natural log);
+chi-square is a test of homogeneity (see `chisquare_pvalue`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
-from scipy.spatial import distance
 
 from infra.runtime.drift.config import Correction
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-_exact_ks: Callable[..., tuple[bool, float, float]] | None
-try:  # scipy's own exact two-sample KS distribution (what ks_2samp uses for n <= 10,000)
-    from scipy.stats._stats_py import _attempt_exact_2kssamp as _exact_ks
-except ImportError:  # pragma: no cover - a scipy without it falls back to the asymptotic distribution
-    _exact_ks = None
 
 KS_EXACT_MAX_N = 10_000  # scipy.stats.ks_2samp(method="auto") is exact up to this sample size
 
@@ -66,29 +63,49 @@ def psi(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike) -> float
     return float(np.sum((r - c) * np.log(r / c)))
 
 
+def _rel_entr(x: FloatArray, y: FloatArray) -> FloatArray:
+    """scipy.special.rel_entr for x >= 0, y > 0 where x > 0: x log(x / y), and 0 where x == 0."""
+    positive = x > 0
+    return np.where(positive, x * np.log(np.where(positive, x, 1.0) / np.where(positive, y, 1.0)), 0.0)
+
+
 def jensenshannon(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike) -> float:
-    """Jensen-Shannon distance (square root of the divergence, natural log), in [0, sqrt(ln 2)]."""
+    """Jensen-Shannon distance (square root of the divergence, natural log), in [0, sqrt(ln 2)].
+
+    The arithmetic of scipy.spatial.distance.jensenshannon, in numpy.
+    """
     r = np.asarray(reference_counts, dtype=np.float64)
     c = np.asarray(current_counts, dtype=np.float64)
-    return float(distance.jensenshannon(r / r.sum(), c / c.sum()))
+    p = r / np.sum(r)
+    q = c / np.sum(c)
+    m = (p + q) / 2.0
+    js = np.sum(_rel_entr(p, m)) + np.sum(_rel_entr(q, m))
+    return float(np.sqrt(js / 2.0))
 
 
 def chisquare_pvalue(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike) -> float:
-    """Chi-square test of homogeneity on the 2 x k table (reference row, current row), no continuity correction.
+    """Chi-square test of homogeneity of the 2 x k table (reference row, current row), no continuity fix.
 
-    The reference is a sample too, so this treats both rows alike (scipy.stats.chi2_contingency). Evidently's
-    `chisquare` is instead a goodness-of-fit of the current counts against reference frequencies; the two agree
-    closely when the reference is much larger than the current batch.
+    The reference is a sample too, so both rows are treated alike (as scipy.stats.chi2_contingency with
+    correction=False). Evidently's `chisquare` is a goodness-of-fit of the current counts against reference
+    frequencies instead; the two agree closely when the reference is much larger than the current batch.
     """
+    from scipy import special  # imported on first use: see ks_pvalue
+
     table = np.vstack([np.asarray(reference_counts, np.float64), np.asarray(current_counts, np.float64)])
     table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2 or np.any(table.sum(axis=1) == 0):
+    rows = table.sum(axis=1, keepdims=True)
+    if table.shape[1] < 2 or np.any(rows == 0):
         return 1.0
-    return float(stats.chi2_contingency(table, correction=False).pvalue)
+    expected = rows * table.sum(axis=0, keepdims=True) / table.sum()
+    statistic = float(np.sum((table - expected) ** 2 / expected))
+    return float(special.chdtrc(table.shape[1] - 1, statistic))
 
 
 def z_test_pvalue(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike) -> float:
     """Two-proportion pooled z-test of the share of the first category, two-sided (Evidently's `z`)."""
+    from scipy import special  # imported on first use: see ks_pvalue
+
     r = np.asarray(reference_counts, dtype=np.float64)
     c = np.asarray(current_counts, dtype=np.float64)
     n1, n2 = r.sum(), c.sum()
@@ -99,7 +116,7 @@ def z_test_pvalue(reference_counts: npt.ArrayLike, current_counts: npt.ArrayLike
     p1, p2 = r[first] / n1, c[first] / n2
     pooled = (r[first] + c[first]) / (n1 + n2)
     z = (p1 - p2) / math.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
-    return float(2 * stats.norm.sf(abs(z)))
+    return float(2 * special.ndtr(-abs(z)))
 
 
 def ks_statistic(reference_cells: npt.ArrayLike, current_cells: npt.ArrayLike) -> tuple[float, float]:
@@ -121,12 +138,21 @@ def ks_statistic(reference_cells: npt.ArrayLike, current_cells: npt.ArrayLike) -
 
 
 def ks_pvalue(d: float, n1: int, n2: int) -> float:
-    """p-value of the two-sided two-sample KS test, the way scipy.stats.ks_2samp(method="auto") computes it."""
+    """p-value of the two-sided two-sample KS test, computed as scipy.stats.ks_2samp(method="auto") does.
+
+    scipy is imported here, not at module import: it costs ~0.7 s and ~50 MB, which every cold start of the
+    Lambda would pay, and p-values are only computed for features judged by a p-value test.
+    """
     if d <= 0:
         return 1.0
-    if max(n1, n2) <= KS_EXACT_MAX_N and _exact_ks is not None:
+    from scipy import stats
+    from scipy.stats import _stats_py
+
+    # scipy's own exact distribution, what ks_2samp uses up to 10,000 rows (private: fall back if it moves)
+    exact: Any = getattr(_stats_py, "_attempt_exact_2kssamp", None)
+    if max(n1, n2) <= KS_EXACT_MAX_N and exact is not None:
         with np.errstate(all="ignore"):
-            ok, _, prob = _exact_ks(n1, n2, math.gcd(n1, n2), d, "two-sided")
+            ok, _, prob = exact(n1, n2, math.gcd(n1, n2), d, "two-sided")
         if ok:
             return float(np.clip(prob, 0.0, 1.0))
     m, n = sorted([float(n1), float(n2)], reverse=True)
@@ -134,49 +160,52 @@ def ks_pvalue(d: float, n1: int, n2: int) -> float:
     return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
 
 
-def _abs_linear_integral(d0: FloatArray, d1: FloatArray) -> FloatArray:
-    """Integral over [0, 1] of |d0 + t (d1 - d0)|, elementwise."""
-    a0, a1 = np.abs(d0), np.abs(d1)
-    same_sign = d0 * d1 >= 0
-    total = a0 + a1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = np.where(total > 0, (d0 * d0 + d1 * d1) / (2 * total), 0.0)
-    return np.where(same_sign, total / 2, crossing)
+def cell_anchors(edges: npt.ArrayLike) -> FloatArray:
+    """Per cell, the point offsets are measured from: the cell's left edge (e_0 for the cell below e_0)."""
+    e = np.asarray(edges, dtype=np.float64)
+    anchors = np.empty(2 * e.size + 1)
+    anchors[0] = e[0]
+    anchors[1::2] = e
+    anchors[2::2] = e
+    return anchors
 
 
 def wasserstein(
     edges: npt.ArrayLike,
     reference_cells: npt.ArrayLike,
+    reference_offsets: npt.ArrayLike,
     current_cells: npt.ArrayLike,
-    current_below_sum: float,
-    current_above_sum: float,
+    current_offsets: npt.ArrayLike,
 ) -> tuple[float, float]:
-    """Wasserstein-1 distance between the two samples and an upper bound of its error.
+    """Wasserstein-1 distance between the two samples, and an upper bound of its error.
 
-    `current_below_sum` = sum(e_0 - v) over current values v < e_0, `current_above_sum` = sum(v - e_m) over
-    v > e_m. The reference has no mass outside [e_0, e_m] (e_0 and e_m are its min and max).
+    `*_offsets` hold, per cell, the sum of (value - cell anchor) (see `cell_anchors`), so the integral of each
+    CDF over every cell is known exactly: integral of F over (a, b) = F(a) w + (count w - offsets) / n, and so
+    is the signed integral of f = F_ref - F_cur. The estimate is |signed integral| per cell, exact wherever f
+    keeps one sign in the cell, which is certain when its possible range there (from the CDFs at the cell
+    ends) excludes 0. Where it does not, the CDFs may cross inside the cell and the true value exceeds the
+    estimate by 2 min(integral of f+, integral of f-) <= 2 w min(max f, -min f): that is the bound returned.
+    Beyond the reference range (the two outer cells, where F_ref is 0 or 1) the result is exact.
     """
     e = np.asarray(edges, dtype=np.float64)
     r = np.asarray(reference_cells, dtype=np.float64)
     c = np.asarray(current_cells, dtype=np.float64)
-    n_c = c.sum()
-    fr = np.cumsum(r) / r.sum()
-    fc = np.cumsum(c) / n_c
-    tails = (current_below_sum + current_above_sum) / n_c
+    r_off = np.asarray(reference_offsets, dtype=np.float64)
+    c_off = np.asarray(current_offsets, dtype=np.float64)
+    n_r, n_c = r.sum(), c.sum()
+    tails = (c_off[-1] - c_off[0]) / n_c  # sum(v - e_m) above plus sum(e_0 - v) below
     if e.size < 2:
         return float(tails), 0.0
+    fr = np.cumsum(r) / n_r
+    fc = np.cumsum(c) / n_c
     width = np.diff(e)
     k = np.arange(2, r.size - 1, 2)  # open cells between consecutive edges
-    d0 = fr[k - 1] - fc[k - 1]
-    d1 = fr[k] - fc[k]
-    estimate = width * _abs_linear_integral(d0, d1)
-    # Range of F_r - F_c inside the cell, from the CDFs' values at its ends.
-    lo = fr[k - 1] - fc[k]
-    hi = fr[k] - fc[k - 1]
-    least = width * np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
-    most = width * np.maximum(np.abs(lo), np.abs(hi))
-    bound = np.maximum(estimate - least, most - estimate)
-    return float(tails + estimate.sum()), float(bound.sum())
+    a_r, a_c, b_r, b_c = fr[k - 1], fc[k - 1], fr[k], fc[k]
+    signed = (a_r - a_c) * width + (r[k] * width - r_off[k]) / n_r - (c[k] * width - c_off[k]) / n_c
+    low, high = a_r - b_c, b_r - a_c  # range of F_r - F_c inside the cell
+    may_cross = (low < 0) & (high > 0)
+    bound = np.where(may_cross, 2 * width * np.minimum(high, -low), 0.0)
+    return float(tails + np.abs(signed).sum()), float(bound.sum())
 
 
 def sturges_edges(low: float, high: float, n: int, *, integer: bool = False) -> FloatArray:
@@ -200,10 +229,20 @@ def sturges_edges(low: float, high: float, n: int, *, integer: bool = False) -> 
 
 
 def adjust_pvalues(p_values: npt.ArrayLike, correction: Correction) -> FloatArray:
-    """Adjusted p-values for testing several features at once (compare them with the unadjusted threshold)."""
+    """Adjusted p-values for testing several features at once (compare them with the unadjusted threshold).
+
+    Bonferroni: min(1, p * m). Benjamini-Hochberg: the step-up adjusted p-values (as
+    scipy.stats.false_discovery_control(p, method="bh")), controlling the false discovery rate.
+    """
     p = np.asarray(p_values, dtype=np.float64)
-    if p.size == 0 or correction is Correction.NONE:
+    m = p.size
+    if m == 0 or correction is Correction.NONE:
         return p.copy()
     if correction is Correction.BONFERRONI:
-        return np.minimum(p * p.size, 1.0)
-    return np.asarray(stats.false_discovery_control(p, method="bh"), dtype=np.float64)
+        return np.minimum(p * m, 1.0)
+    order = np.argsort(p)
+    scaled = p[order] * m / np.arange(1, m + 1)
+    stepped = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(stepped, 1.0)
+    return out

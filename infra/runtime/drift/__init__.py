@@ -1,0 +1,66 @@
+"""Data-drift monitoring: a versioned baseline per model, one streaming comparison pass, a JSON report.
+
+Library used by the drift Lambda (infra.runtime.handlers.drift_monitor), the `mlopsgen drift` command and the
+benchmark against Evidently. See baseline.py (what is recorded), stats.py (how each statistic is computed from
+counts, and its error bound), monitor.py (the pass) and config.py (methods, thresholds, rules).
+"""
+
+from infra.runtime.drift.baseline import (
+    Baseline,
+    CategoricalProfile,
+    NumericProfile,
+    baseline_from_file,
+    baseline_key,
+    compute_baseline,
+    download_baseline,
+    upload_baseline,
+)
+from infra.runtime.drift.config import (
+    BaselineOptions,
+    Correction,
+    DriftConfig,
+    FeatureOverride,
+    Method,
+    Rule,
+    load_config,
+    parse_config,
+    parse_config_text,
+)
+from infra.runtime.drift.monitor import (
+    DriftMonitor,
+    compare,
+    compare_files,
+    compare_in_memory,
+    evidently_baseline,
+)
+from infra.runtime.drift.report import DriftReport, FeatureResult, Finding, FindingKind, Severity
+
+__all__ = [
+    "Baseline",
+    "BaselineOptions",
+    "CategoricalProfile",
+    "Correction",
+    "DriftConfig",
+    "DriftMonitor",
+    "DriftReport",
+    "FeatureOverride",
+    "FeatureResult",
+    "Finding",
+    "FindingKind",
+    "Method",
+    "NumericProfile",
+    "Rule",
+    "Severity",
+    "baseline_from_file",
+    "baseline_key",
+    "compare",
+    "compare_files",
+    "compare_in_memory",
+    "compute_baseline",
+    "download_baseline",
+    "evidently_baseline",
+    "load_config",
+    "parse_config",
+    "parse_config_text",
+    "upload_baseline",
+]

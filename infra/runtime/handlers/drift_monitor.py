@@ -1,0 +1,304 @@
+"""Drift monitor: a scheduled Lambda that compares a day's curated data with the model's baseline.
+
+Why its own job: SageMaker Model Monitor is closed to new customers, so the stack runs this (daily, by an
+EventBridge schedule) instead. One streaming pass over the day's files, bounded memory (see
+infra.runtime.drift); bad data becomes findings in the report, never a failed run.
+
+Environment contract (set by the Pulumi component):
+- ARTIFACT_BUCKET (required): holds the baseline and the reports.
+- BASELINE_KEY (required unless the event gives `baseline_key`): e.g. `baselines/<group>/<version>/baseline.json`
+  (infra.runtime.drift.baseline_key).
+- DATA_BUCKET (required); CURRENT_PREFIX (default `curated/`): the partition root; a run reads every
+  `*.parquet` / `*.csv` object under `<CURRENT_PREFIX>dt=YYYY-MM-DD/`.
+- MODEL_NAME (required): CloudWatch dimension `Model`, report path, retraining display name.
+- REPORT_PREFIX (default `drift-reports/`): reports go to
+  `<REPORT_PREFIX><MODEL_NAME>/dt=YYYY-MM-DD/report.json` (or `.../adhoc/<UTC time>-<hash>/report.json`).
+- METRIC_NAMESPACE (default `MLOpsGen/Drift`): one metric per tested feature, named after the statistic the
+  feature is judged on (`wasserstein`, `jensenshannon`, `psi`, `ks_p_value`, `chisquare_p_value`,
+  `z_p_value`), dimensions Model and Feature; plus `drift_share` and `data_quality_errors` (dimension Model).
+- ALERT_TOPIC_ARN (optional): SNS message when the alert rule is met (any drifted feature by default).
+- RETRAINING_TRIGGER (optional, e.g. `sagemaker-pipeline`) and its settings (PIPELINE_NAME, optional
+  PIPELINE_PARAMETERS JSON): started when the retraining rule is met (dataset drift by default).
+- DRIFT_CONFIG (optional): JSON of infra.runtime.drift.DriftConfig.
+Event: `{"date": "YYYY-MM-DD"}` (default: yesterday, UTC) or `{"current_key": "<key in DATA_BUCKET>"}`;
+`baseline_key` overrides BASELINE_KEY.
+Each object is downloaded to the Lambda's /tmp and streamed from there, one at a time: give the function
+ephemeral storage above the largest daily object, and memory for one Parquet row group plus the baseline.
+IAM: s3:GetObject on the baseline and the data prefix, s3:ListBucket on DATA_BUCKET, s3:PutObject on the
+report prefix, cloudwatch:PutMetricData, sns:Publish, sagemaker:StartPipelineExecution.
+Order: compare, start retraining, alert, metrics, then the report (which records what was done). A retried
+invocation starts no second pipeline execution (idempotency token per model version and batch).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from infra.runtime.adapters.retraining import RetrainingRequest, RetrainingTrigger, get_retraining_trigger
+from infra.runtime.drift import io as drift_io
+from infra.runtime.drift.baseline import download_baseline
+from infra.runtime.drift.config import DriftConfig, Rule, parse_config_text
+from infra.runtime.drift.monitor import DriftMonitor
+from infra.runtime.drift.report import DriftReport, FindingKind, Severity
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NAMESPACE = "MLOpsGen/Drift"
+DEFAULT_CURRENT_PREFIX = "curated/"
+DEFAULT_REPORT_PREFIX = "drift-reports/"
+METRICS_PER_CALL = 1000  # PutMetricData limit
+# CloudWatch rejects values closer to zero than 2**-360 (tiny p-values are common): they are sent as 0.
+CLOUDWATCH_SMALLEST = 8.515920e-109
+
+
+def _prefix(value: str) -> str:
+    value = value.strip().lstrip("/")
+    return value if not value or value.endswith("/") else value + "/"
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """The environment contract, parsed once."""
+
+    artifact_bucket: str
+    data_bucket: str
+    model_name: str
+    baseline_key: str = ""
+    current_prefix: str = DEFAULT_CURRENT_PREFIX
+    report_prefix: str = DEFAULT_REPORT_PREFIX
+    metric_namespace: str = DEFAULT_NAMESPACE
+    alert_topic_arn: str = ""
+    retraining_trigger: str = ""
+    config: DriftConfig = field(default_factory=DriftConfig)
+    env: Mapping[str, str] | None = None  # settings of the retraining trigger (PIPELINE_NAME, ...)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DriftSettings:
+        e = dict(os.environ if env is None else env)
+        missing = [k for k in ("ARTIFACT_BUCKET", "DATA_BUCKET", "MODEL_NAME") if not e.get(k)]
+        if missing:
+            raise ValueError(f"drift monitor: missing environment variables: {', '.join(missing)}")
+        raw_config = e.get("DRIFT_CONFIG", "")
+        try:
+            config = parse_config_text(raw_config, source="DRIFT_CONFIG")
+        except Exception as exc:  # UserError: a deployment mistake, so fail loudly with the field named
+            raise ValueError(f"drift monitor: invalid DRIFT_CONFIG: {exc}") from None
+        return cls(
+            artifact_bucket=e["ARTIFACT_BUCKET"],
+            data_bucket=e["DATA_BUCKET"],
+            model_name=e["MODEL_NAME"],
+            baseline_key=e.get("BASELINE_KEY", ""),
+            current_prefix=_prefix(e.get("CURRENT_PREFIX", DEFAULT_CURRENT_PREFIX)),
+            report_prefix=_prefix(e.get("REPORT_PREFIX", DEFAULT_REPORT_PREFIX)),
+            metric_namespace=e.get("METRIC_NAMESPACE") or DEFAULT_NAMESPACE,
+            alert_topic_arn=e.get("ALERT_TOPIC_ARN", ""),
+            retraining_trigger=e.get("RETRAINING_TRIGGER", ""),
+            config=config,
+            env=e,
+        )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dependencies:
+    """AWS clients, the retraining trigger and the clock; injectable for tests, created lazily."""
+
+    def __init__(
+        self,
+        *,
+        s3: Any | None = None,
+        cloudwatch: Any | None = None,
+        sns: Any | None = None,
+        retraining: RetrainingTrigger | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._clients: dict[str, Any] = {"s3": s3, "cloudwatch": cloudwatch, "sns": sns}
+        self._retraining = retraining
+        self.clock = clock
+
+    def client(self, service: str) -> Any:
+        if self._clients.get(service) is None:
+            import boto3
+
+            self._clients[service] = boto3.client(service)
+        return self._clients[service]
+
+    def retraining(self, name: str, settings: Mapping[str, str]) -> RetrainingTrigger:
+        if self._retraining is None:
+            self._retraining = get_retraining_trigger(name, settings)
+        return self._retraining
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one run judges: a day's partition or one object."""
+
+    label: str  # dt=YYYY-MM-DD or the object key
+    keys: list[str]
+    report_key: str
+
+
+def _rule_met(rule: Rule, report: DriftReport) -> bool:
+    if rule is Rule.DATASET_DRIFT:
+        return report.dataset_drift
+    if rule is Rule.ANY_FEATURE_DRIFT:
+        return report.any_drift
+    return False
+
+
+def _select_batch(event: Mapping[str, Any], settings: DriftSettings, deps: Dependencies) -> Batch:
+    base = f"{settings.report_prefix}{settings.model_name}/"
+    current_key = event.get("current_key")
+    if current_key:
+        stamp = deps.clock().strftime("%Y%m%dT%H%M%SZ")
+        digest = RetrainingRequest.key_for(str(current_key))[:8]
+        return Batch(str(current_key), [str(current_key)], f"{base}adhoc/{stamp}-{digest}/report.json")
+    raw_date = event.get("date")
+    day = date.fromisoformat(str(raw_date)) if raw_date else (deps.clock() - timedelta(days=1)).date()
+    prefix = f"{settings.current_prefix}dt={day.isoformat()}/"
+    keys: list[str] = []
+    paginator = deps.client("s3").get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=settings.data_bucket, Prefix=prefix):
+        keys.extend(o["Key"] for o in page.get("Contents", []) if drift_io.source_format(o["Key"]))
+    return Batch(f"dt={day.isoformat()}", sorted(keys), f"{base}dt={day.isoformat()}/report.json")
+
+
+def _stream(monitor: DriftMonitor, batch: Batch, settings: DriftSettings, deps: Dependencies) -> None:
+    """Download each object to local scratch space (Lambda /tmp) and stream it; failures become findings."""
+    s3 = deps.client("s3")
+    if not batch.keys:
+        where = f"s3://{settings.data_bucket}/{settings.current_prefix}{batch.label}/"
+        monitor.add_finding(FindingKind.EMPTY_BATCH, Severity.ERROR, f"no .parquet or .csv objects under {where}")
+        return
+    with tempfile.TemporaryDirectory(prefix="drift-") as scratch:
+        for i, key in enumerate(batch.keys):
+            uri = f"s3://{settings.data_bucket}/{key}"
+            local = Path(scratch) / f"{i}{Path(key).suffix.lower()}"
+            try:
+                s3.download_file(settings.data_bucket, key, str(local))
+            except Exception as exc:  # botocore ClientError / transfer errors: the object is unusable
+                monitor.sources.append(uri)
+                monitor.add_finding(FindingKind.UNREADABLE_SOURCE, Severity.ERROR, f"{uri}: {exc}")
+                continue
+            monitor.add_file(local, label=uri)
+            local.unlink(missing_ok=True)
+
+
+def _metric_value(value: float) -> float:
+    return 0.0 if abs(value) < CLOUDWATCH_SMALLEST else value
+
+
+def _put_metrics(report: DriftReport, settings: DriftSettings, deps: Dependencies) -> int:
+    model = [{"Name": "Model", "Value": settings.model_name}]
+    at = deps.clock()  # the metrics describe this run, whenever CloudWatch receives them
+    data: list[dict[str, Any]] = [
+        {
+            "MetricName": r.statistic,
+            "Dimensions": [*model, {"Name": "Feature", "Value": r.feature}],
+            "Value": _metric_value(r.value),
+            "Unit": "None",
+            "Timestamp": at,
+        }
+        for r in report.features
+        if r.tested and r.statistic and r.value is not None
+    ]
+    data.append({"MetricName": "drift_share", "Dimensions": model, "Value": report.drift_share, "Unit": "None",
+                 "Timestamp": at})
+    errors = float(len(report.errors()))
+    data.append({"MetricName": "data_quality_errors", "Dimensions": model, "Value": errors, "Unit": "Count",
+                 "Timestamp": at})
+    cloudwatch = deps.client("cloudwatch")
+    for start in range(0, len(data), METRICS_PER_CALL):
+        cloudwatch.put_metric_data(
+            Namespace=settings.metric_namespace, MetricData=data[start : start + METRICS_PER_CALL]
+        )
+    return len(data)
+
+
+def summarize(report: DriftReport, report_uri: str) -> dict[str, Any]:
+    """What the run found, small enough for an SNS message and the Lambda's return value."""
+    return {
+        "model": report.model_name,
+        "model_version": report.model_version,
+        "rows": report.rows,
+        "sources": report.sources,
+        "report_uri": report_uri,
+        "dataset_drift": report.dataset_drift,
+        "drift_share": round(report.drift_share, 4),
+        "n_tested": report.n_tested,
+        "drifted_features": report.drifted_features,
+        "findings": dict(Counter(f.kind.value for f in report.findings)),
+    }
+
+
+def run(event: Mapping[str, Any] | None, settings: DriftSettings, deps: Dependencies) -> dict[str, Any]:
+    """One monitoring run; returns the summary (also stored in the report's `actions`)."""
+    event = event or {}
+    baseline_key = str(event.get("baseline_key") or settings.baseline_key)
+    if not baseline_key:
+        raise ValueError("drift monitor: no baseline (set BASELINE_KEY or pass baseline_key in the event)")
+    baseline = download_baseline(deps.client("s3"), settings.artifact_bucket, baseline_key)
+    if not baseline.model_name:
+        baseline.model_name = settings.model_name
+    batch = _select_batch(event, settings, deps)
+    monitor = DriftMonitor(baseline, settings.config)
+    _stream(monitor, batch, settings, deps)
+    report = monitor.report()
+    report_uri = f"s3://{settings.artifact_bucket}/{batch.report_key}"
+    summary = summarize(report, report_uri)
+
+    retraining: dict[str, str] | None = None
+    if settings.retraining_trigger and _rule_met(settings.config.retrain_on, report):
+        request = RetrainingRequest(
+            model_name=settings.model_name,
+            reason=(
+                f"Data drift in {report.n_drifted} of {report.n_tested} features "
+                f"({report.drift_share:.0%}) for {batch.label}."
+            ),
+            idempotency_key=RetrainingRequest.key_for(settings.model_name, baseline.model_version, batch.label),
+            report_uri=report_uri,
+            drifted_features=tuple(report.drifted_features),
+        )
+        try:
+            run_id = deps.retraining(settings.retraining_trigger, settings.env or {}).trigger(request)
+            retraining = {"status": "started", "trigger": settings.retraining_trigger, "run": run_id}
+        except Exception as exc:  # the report and the alert must still go out; the failure is recorded
+            log.exception("retraining trigger %s failed", settings.retraining_trigger)
+            retraining = {"status": "failed", "trigger": settings.retraining_trigger, "error": str(exc)}
+        report.actions.update({f"retraining_{k}": v for k, v in retraining.items()})
+    summary["retraining"] = retraining
+
+    alert_id: str | None = None
+    if settings.alert_topic_arn and _rule_met(settings.config.alert_on, report):
+        subject = f"Drift: {settings.model_name} {report.n_drifted}/{report.n_tested} features drifted"
+        message = json.dumps(summary, indent=2, default=str)
+        response = deps.client("sns").publish(TopicArn=settings.alert_topic_arn, Subject=subject[:100], Message=message)
+        alert_id = str(response.get("MessageId", ""))
+        report.actions["alert_message_id"] = alert_id
+    summary["alert_message_id"] = alert_id
+
+    summary["metrics"] = _put_metrics(report, settings, deps)
+    deps.client("s3").put_object(
+        Bucket=settings.artifact_bucket,
+        Key=batch.report_key,
+        Body=report.model_dump_json(indent=1).encode(),
+        ContentType="application/json",
+    )
+    log.info("drift run %s: %s", batch.label, json.dumps(summary, default=str))
+    return summary
+
+
+def handler(event: Mapping[str, Any] | None, context: Any, deps: Dependencies | None = None) -> dict[str, Any]:
+    """Lambda entry point: settings from the environment, real clients created on first use."""
+    return run(event, DriftSettings.from_env(), deps or Dependencies())
