@@ -1,0 +1,80 @@
+"""`mlopsgen simulate`: a day-in-the-life of a stack in the sandbox, printed as a timeline and drawn as a chart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from infra.cli.common import console, err_console, user_errors
+from infra.cli.stacks import EnvOpt, ProfileOpt, StackOpt, select
+from infra.errors import UserError
+
+SHOWN = {"deploy", "first-model", "retraining", "registered", "held", "challenger", "drift-injected", "drift",
+         "alarm", "advance", "rollback", "promote", "srm_halt"}
+STYLE = {"rollback": "bold red", "promote": "bold green", "drift": "bold yellow", "alarm": "yellow",
+         "srm_halt": "bold red", "challenger": "cyan"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate)
+
+
+@user_errors
+def simulate(
+    stack: StackOpt = None,
+    profile: ProfileOpt = None,
+    env: EnvOpt = None,
+    days: Annotated[int, typer.Option(help="Days to simulate", min=1, max=365)] = 30,
+    drift_day: Annotated[int, typer.Option(help="Day the input distribution shifts (beyond --days: never)")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic data and traffic")] = 7,
+    chart: Annotated[Path, typer.Option(help="Where to write the timeline chart (PNG)")] = Path("out/simulation.png"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON")] = False,
+) -> None:
+    """Deploy the stack into the sandbox and run it day by day, calling the real handlers.
+
+    Daily ingestion, weekly retraining, a challenger per approved model, drift injected on --drift-day
+    (alarm and retraining), the A/B guardrail rolling back a worse challenger and promoting an equal one.
+    """
+    from infra.offline.simulation.chart import render
+    from infra.offline.simulation.engine import Scenario
+    from infra.offline.simulation.engine import simulate as run
+
+    if chart.suffix.lower() != ".png":
+        raise UserError.single(str(chart), "the chart is written as PNG: use a .png file name", field="--chart")
+    spec = select(stack, profile, env)
+    scenario = Scenario(days=days, seed=seed, drift_day=drift_day)
+    if as_json:
+        timeline = run(spec, scenario)
+    else:
+        columns = (TextColumn("[bold]simulate[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("days"))
+        with Progress(*columns, console=err_console, transient=True) as progress:
+            task = progress.add_task("", total=days)
+            timeline = run(spec, scenario, on_day=lambda _: progress.advance(task))
+    path = render(timeline, chart)
+    if as_json:
+        typer.echo(json.dumps({**timeline.to_json(), "chart": str(path)}, indent=2))
+        return
+    table = Table(title=f"{spec.profile_name}/{spec.environment}: {days} days from {timeline.start.isoformat()}")
+    table.add_column("day", justify="right")
+    table.add_column("time")
+    table.add_column("event")
+    table.add_column("detail", overflow="fold")
+    for event in timeline.events:
+        if event.kind in SHOWN:
+            style = STYLE.get(event.kind, "")
+            table.add_row(str(event.day), event.at.strftime("%m-%d %H:%M"), f"[{style}]{event.kind}[/]" if style
+                          else event.kind, event.detail)
+    console.print(table)
+    console.print(
+        f"rollbacks {timeline.count('rollback')}, promotions {timeline.count('promote')}, drift detections "
+        f"{timeline.count('drift')}, alarms {timeline.count('alarm')}, alerts {timeline.count('alert')}; "
+        f"chart: [bold]{path}[/]"
+    )
+    console.print("\n[dim]What the simulation does in AWS's place:[/]")
+    for note in timeline.notes:
+        console.print(f"[dim]- {note}[/]", highlight=False)

@@ -1,0 +1,381 @@
+"""A day in the life of a stack, in the sandbox: the real program deployed into moto, the real handlers run.
+
+What AWS would do on its own and moto does not, the simulation does in AWS's place, and says so (`NOTES`):
+schedules fire, pipeline executions produce a model version, the approval event reaches the deployer, alarms
+are evaluated. Everything else — ingestion, drift monitoring, retraining triggers, deployment, the A/B
+guardrail and its rollbacks — is the project's own handler code, run with the deployed functions' settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infra.components.base import name_prefix
+from infra.errors import UserError
+from infra.offline.sandbox import SandboxResult, SandboxSession, deploy
+from infra.offline.simulation.alarms import evaluate_alarms
+from infra.offline.simulation.data import SCHEMA, daily_batch, to_csv
+from infra.profiles.loader import StackSpec
+from infra.runtime.abtest.experiment import load_experiment
+from infra.runtime.deploy import DeployDependencies, DeploySettings
+from infra.runtime.handlers import ab_controller, deployer, drift_monitor, ingestion
+from infra.runtime.jobs import baseline as baseline_job
+
+NOTES = (
+    "EventBridge Scheduler does not fire in moto: the simulation calls each schedule's target at its time.",
+    "moto completes pipeline executions without running their steps: the simulation runs the pipeline's "
+    "Baseline step (infra.runtime.jobs.baseline) on the latest day's curated data and registers the model "
+    "version the RegisterModel step would.",
+    "EventBridge rules do not invoke Lambda in moto: the simulation delivers the model-approval event to the "
+    "deployer, after approving the version as a reviewer would.",
+    "moto never evaluates CloudWatch alarms: the simulation evaluates them (infra/offline/simulation/alarms.py) "
+    "and publishes to their SNS actions.",
+    "Lambda invoke needs Docker in moto: the handlers run in-process with the deployed functions' environment.",
+    "Visitors and conversions are synthetic: each model version has a true conversion rate the guardrail "
+    "does not know.",
+)
+
+
+@dataclass
+class Scenario:
+    days: int = 30
+    seed: int = 7
+    rows_per_day: int = 4000
+    visitors_per_day: int = 400_000
+    base_conversion: float = 0.05
+    drift_day: int = 12
+    retrain_every_days: int = 7
+    # True relative conversion lift of model versions 2, 3, ... against version 1 (later ones: 0).
+    challenger_lifts: tuple[float, ...] = (-0.08, 0.0)
+    looks_per_day: tuple[int, ...] = (6, 12, 18, 23)
+
+
+@dataclass
+class Event:
+    day: int
+    at: datetime
+    kind: str
+    detail: str
+
+
+@dataclass
+class Look:
+    at: datetime
+    weights: dict[str, float]
+
+
+@dataclass
+class DayStats:
+    day: int
+    date: date
+    visitors: dict[str, int]
+    conversions: dict[str, int]
+    drift_share: float | None
+    drifted: bool
+
+
+@dataclass
+class Timeline:
+    stack: str
+    scenario: Scenario
+    start: date
+    events: list[Event] = field(default_factory=list)
+    looks: list[Look] = field(default_factory=list)
+    days: list[DayStats] = field(default_factory=list)
+    models: dict[str, float] = field(default_factory=dict)  # model name -> true relative lift
+    sandbox: SandboxResult | None = None
+    drift_threshold: float = 0.5
+    notes: tuple[str, ...] = NOTES
+
+    def count(self, kind: str) -> int:
+        return sum(1 for e in self.events if e.kind == kind)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "start": self.start.isoformat(),
+            "days": self.scenario.days,
+            "events": [{"day": e.day, "at": e.at.isoformat(), "kind": e.kind, "detail": e.detail}
+                       for e in self.events],
+            "daily": [{"day": d.day, "date": d.date.isoformat(), "visitors": d.visitors,
+                       "conversions": d.conversions, "drift_share": d.drift_share} for d in self.days],
+            "models": self.models,
+            "notes": list(self.notes),
+        }
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _functions(result: SandboxResult) -> dict[str, dict[str, str]]:
+    """Each deployed function's environment, by logical name: the handlers run with exactly these settings."""
+    return {f.name: dict(f.inputs["environment"]["variables"])
+            for f in result.graph.of_type("aws:lambda/function:Function")}
+
+
+@contextmanager
+def _quiet_logs() -> Iterator[None]:
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+class Simulation:
+    def __init__(self, spec: StackSpec, session: SandboxSession, scenario: Scenario,
+                 on_day: Callable[[int], None] | None = None) -> None:
+        self.spec, self.session, self.scenario, self.on_day = spec, session, scenario, on_day
+        self.rng = np.random.default_rng(scenario.seed)
+        self.start = datetime.now(UTC).date() - timedelta(days=scenario.days)
+        self.clock = Clock(datetime.combine(self.start, time(0), UTC))
+        self.timeline = Timeline(stack=spec.stack, scenario=scenario, start=self.start,
+                                 drift_threshold=spec.body.monitoring.drift.drift_share)
+        self.handled_executions: set[str] = set()
+        self.version = 0
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        result = deploy(self.spec, self.session)
+        if result.failed:
+            first = result.failed[0]
+            raise UserError.single(self.spec.profile_file, f"sandbox deploy failed: {first['reason']}",
+                                   field=f"{first['type']} {first['name']}")
+        self.timeline.sandbox = result
+        self.env = _functions(result)
+        c = self.session.client
+        self.s3, self.sagemaker, self.cloudwatch, self.sns = c("s3"), c("sagemaker"), c("cloudwatch"), c("sns")
+        ing = self.env["ingestion"]
+        self.data_bucket, self.artifact_bucket = ing["DATA_BUCKET"], ing["ARTIFACT_BUCKET"]
+        self.s3.put_object(Bucket=self.artifact_bucket, Key=ing["SCHEMA_KEY"], Body=SCHEMA.model_dump_json().encode())
+        self.deploy_settings = DeploySettings.from_env(self.env["deployer"])
+        self.controller_settings = ab_controller.ControllerSettings.from_env(self.env["ab-controller"])
+        self.group = self.env["drift-monitor"]["MODEL_NAME"]
+        self.pipeline = self.env["drift-monitor"]["PIPELINE_NAME"]
+        self.serving_image = next(
+            r.inputs["name"] for r in result.graph.of_type("aws:ecr/repository:Repository")
+            if r.inputs["name"].endswith("/serving")
+        )
+        sqs = c("sqs")
+        queue = sqs.create_queue(QueueName=f"{self.spec.stack}-simulation-alerts")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.sns.subscribe(TopicArn=ing["ALERT_TOPIC_ARN"], Protocol="sqs", Endpoint=queue_arn)
+        self.sqs, self.queue = sqs, queue
+        self.event(0, "deploy", f"{len(result.emulated)} resources created in emulated AWS, "
+                                f"{len(result.recorded)} recorded, not emulated")
+
+    def event(self, day: int, kind: str, detail: str) -> None:
+        self.timeline.events.append(Event(day, self.clock.now, kind, detail))
+
+    def at(self, day: int, hour: int, minute: int = 0) -> None:
+        self.clock.now = datetime.combine(self.start + timedelta(days=day), time(hour, minute), UTC)
+
+    # ------------------------------------------------------------------ the day
+    def run(self) -> Timeline:
+        self.setup()
+        for day in range(self.scenario.days):
+            with _quiet_logs():
+                self.simulate_day(day)
+            if self.on_day:
+                self.on_day(day)
+        return self.timeline
+
+    def simulate_day(self, day: int) -> None:
+        s = self.scenario
+        today = self.start + timedelta(days=day)
+        drifted = day >= s.drift_day
+        # 01:00 the day's export lands; 02:00 the daily ingestion schedule fires
+        self.at(day, 1)
+        batch = daily_batch(self.rng, s.rows_per_day, drifted=drifted)
+        landing = self.env["ingestion"]["LANDING_PREFIX"]
+        self.s3.put_object(Bucket=self.data_bucket, Key=f"{landing}events-{today.isoformat()}.csv", Body=to_csv(batch))
+        if day == s.drift_day:
+            self.event(day, "drift-injected", "input distribution shifted (baskets, sessions, device mix)")
+        self.at(day, 2)
+        summary = ingestion.run(ingestion.IngestionSettings.from_env(self.env["ingestion"]),
+                                ingestion.IngestionDependencies(s3=self.s3, sns=self.sns, clock=self.clock),
+                                {"date": today.isoformat()})
+        self.event(day, "ingestion", f"{len(summary.get('curated', []))} file(s) curated, "
+                                     f"{len(summary.get('quarantined', []))} quarantined")
+        # 03:00 retraining: the first run trains version 1; then the weekly schedule
+        self.at(day, 3)
+        if day == 0 or day % s.retrain_every_days == 0:
+            self.sagemaker.start_pipeline_execution(
+                PipelineName=self.pipeline, PipelineExecutionDisplayName=f"weekly-{today.isoformat()}",
+                PipelineParameters=[{"Name": "TrainingData", "Value": f"s3://{self.data_bucket}/curated/"}],
+            )
+            self.event(day, "retraining", "scheduled pipeline execution started")
+        self.complete_executions(day, today)
+        # 06:00 the drift monitor runs on today's curated partition
+        self.at(day, 6)
+        drift_share = self.monitor_drift(day, today)
+        self.at(day, 6, 30)
+        self.complete_executions(day, today)
+        # traffic through the day; the A/B controller looks at its scheduled hours
+        visitors = {"champion": 0, "challenger": 0}
+        conversions = {"champion": 0, "challenger": 0}
+        for hour in range(24):
+            self.at(day, hour, 30)
+            self.serve_hour(visitors, conversions)
+            if hour in s.looks_per_day:
+                self.at(day, hour, 59)
+                self.look(day)
+        self.at(day, 23, 59)
+        for change in evaluate_alarms(self.cloudwatch, self.sns, name_prefix(self.spec), self.clock.now):
+            self.event(day, "alarm", f"{change.name}: {change.old} -> {change.new} ({change.reason})")
+        self.drain_alerts(day)
+        self.timeline.days.append(DayStats(day, today, visitors, conversions, drift_share, drifted))
+
+    # ------------------------------------------------------------------ pieces
+    def complete_executions(self, day: int, today: date) -> None:
+        """moto finishes executions instantly without running steps: produce what the steps would."""
+        executions = self.sagemaker.list_pipeline_executions(PipelineName=self.pipeline)["PipelineExecutionSummaries"]
+        for execution in sorted(executions, key=lambda e: e["StartTime"]):
+            arn = execution["PipelineExecutionArn"]
+            if arn in self.handled_executions:
+                continue
+            self.handled_executions.add(arn)
+            self.register_version(day, today, arn)
+
+    def run_baseline_step(self, today: date, execution_id: str, version: int) -> str:
+        """The pipeline's Baseline step, as SageMaker Processing would run it: inputs downloaded, the job's
+        outputs uploaded to the versioned and the current baseline keys."""
+        with tempfile.TemporaryDirectory() as scratch:
+            root = Path(scratch)
+            prefix = f"curated/dt={today.isoformat()}/"
+            listing = self.s3.list_objects_v2(Bucket=self.data_bucket, Prefix=prefix).get("Contents", [])
+            for obj in listing:
+                target = root / "input" / obj["Key"].rsplit("/", 1)[-1]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.s3.download_file(self.data_bucket, obj["Key"], str(target))
+            outputs = {"versioned": root / "versioned", "current": root / "current"}
+            baseline_job.main(["--input", str(root / "input"), "--output", str(outputs["versioned"]),
+                               "--output", str(outputs["current"]), "--model-name", self.group,
+                               "--model-version", str(version), "--exclude", "user_id"])
+            versioned = f"baselines/{self.group}/{execution_id}/baseline.json"
+            for key, folder in ((versioned, outputs["versioned"]),
+                                (self.env["drift-monitor"]["BASELINE_KEY"], outputs["current"])):
+                self.s3.upload_file(str(folder / "baseline.json"), self.artifact_bucket, key)
+        return versioned
+
+    def register_version(self, day: int, today: date, execution_arn: str) -> None:
+        self.version += 1
+        version = self.version
+        with contextlib.redirect_stdout(io.StringIO()):
+            baseline = self.run_baseline_step(today, execution_arn.rsplit("/", 1)[-1], version)
+        package = self.sagemaker.create_model_package(
+            ModelPackageGroupName=self.group,
+            ModelPackageDescription=f"trained by {execution_arn.rsplit('/', 1)[-1]} on {today.isoformat()}",
+            InferenceSpecification={
+                "Containers": [{"Image": f"{self.session.account_id}.dkr.ecr.{self.session.region}.amazonaws.com/"
+                                         f"{self.serving_image}:v{version}",
+                                "ModelDataUrl": f"s3://{self.artifact_bucket}/models/v{version}/model.tar.gz"}],
+                "SupportedContentTypes": ["application/json"], "SupportedResponseMIMETypes": ["application/json"],
+            },
+            ModelApprovalStatus="PendingManualApproval",
+            CustomerMetadataProperties={"baseline": f"s3://{self.artifact_bucket}/{baseline}"},
+        )["ModelPackageArn"]
+        lifts = self.scenario.challenger_lifts
+        lift = 0.0 if version == 1 else (lifts[version - 2] if version - 2 < len(lifts) else 0.0)
+        self.event(day, "registered", f"model version {version} (true conversion lift {lift:+.0%})")
+        experiment = load_experiment(self.s3, self.deploy_settings.decisions_bucket,
+                                     self.deploy_settings.decisions_prefix, self.deploy_settings.endpoint_name)
+        if experiment is not None and not experiment.concluded:
+            self.event(day, "held", f"version {version} stays PendingManualApproval: experiment "
+                                    f"{experiment.experiment_id} is still running")
+            return
+        self.sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
+        event = {
+            "source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",
+            "detail": {"ModelPackageArn": package, "ModelPackageGroupName": self.group,
+                       "ModelApprovalStatus": "Approved", "ModelPackageVersion": version},
+        }
+        result = deployer.handle_event(event, self.deploy_settings, self.deps_for_deploy())
+        self.timeline.models[result.get("model_name", f"v{version}")] = lift
+        status = result.get("status")
+        if status == "first_model":
+            self.event(day, "first-model", f"version {version} replaces the bootstrap model (all traffic)")
+        elif status == "deployed":
+            weight = result["weights"][self.deploy_settings.challenger_variant]
+            self.event(day, "challenger", f"version {version} on the challenger at {weight:.0%}")
+        else:
+            self.event(day, "deployer", f"version {version}: {status}")
+
+    def deps_for_deploy(self) -> DeployDependencies:
+        return DeployDependencies(sagemaker=self.sagemaker, s3=self.s3, sns=self.sns, clock=self.clock)
+
+    def monitor_drift(self, day: int, today: date) -> float | None:
+        settings = drift_monitor.DriftSettings.from_env(self.env["drift-monitor"])
+        deps = drift_monitor.Dependencies(s3=self.s3, cloudwatch=self.cloudwatch, sns=self.sns, clock=self.clock)
+        result = drift_monitor.run({"date": today.isoformat()}, settings, deps)
+        share = result.get("drift_share")
+        if result.get("dataset_drift"):
+            retrain = result.get("retraining") or {}
+            drifted = ", ".join(result.get("drifted_features", []))
+            self.event(day, "drift", f"dataset drift: {share:.0%} of features ({drifted}); "
+                                     f"retraining {retrain.get('status', 'not triggered')}")
+        return float(share) if share is not None else None
+
+    def serve_hour(self, visitors: dict[str, int], conversions: dict[str, int]) -> None:
+        endpoint = self.sagemaker.describe_endpoint(EndpointName=self.deploy_settings.endpoint_name)
+        config = self.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        models = {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]}
+        weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in endpoint["ProductionVariants"]}
+        total = sum(weights.values()) or 1.0
+        n = self.scenario.visitors_per_day // 24
+        challenger_n = int(self.rng.binomial(n, weights.get("challenger", 0.0) / total))
+        data = []
+        for variant, count in (("champion", n - challenger_n), ("challenger", challenger_n)):
+            rate = self.scenario.base_conversion * (1 + self.timeline.models.get(models.get(variant, ""), 0.0))
+            converted = int(self.rng.binomial(count, rate)) if count else 0
+            visitors[variant] += count
+            conversions[variant] += converted
+            dims = [{"Name": "EndpointName", "Value": self.deploy_settings.endpoint_name},
+                    {"Name": "VariantName", "Value": variant}]
+            data += [{"MetricName": "Visitors", "Dimensions": dims, "Value": count, "Timestamp": self.clock.now},
+                     {"MetricName": "Conversions", "Dimensions": dims, "Value": converted,
+                      "Timestamp": self.clock.now}]
+        self.cloudwatch.put_metric_data(Namespace=self.controller_settings.metric_namespace, MetricData=data)
+        self.timeline.looks.append(Look(self.clock.now, {k: v / total for k, v in weights.items()}))
+
+    def look(self, day: int) -> None:
+        deps = ab_controller.Dependencies(s3=self.s3, cloudwatch=self.cloudwatch, sns=self.sns, clock=self.clock)
+        result = ab_controller.run(self.controller_settings, deps)
+        status = result.get("status", "")
+        if status in ("rollback", "promote", "srm_halt", "advance"):
+            self.event(day, status, result.get("reason", ""))
+
+    def drain_alerts(self, day: int) -> None:
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                body = json.loads(message["Body"])
+                self.event(day, "alert", str(body.get("Subject") or "")[:100])
+                self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+
+
+def simulate(spec: StackSpec, scenario: Scenario, on_day: Callable[[int], None] | None = None) -> Timeline:
+    """Deploy `spec` into a fresh sandbox and run the scenario; moto's state is discarded afterwards."""
+    with SandboxSession(region=spec.body.region) as session:
+        return Simulation(spec, session, scenario, on_day).run()
