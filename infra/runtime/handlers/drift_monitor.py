@@ -37,13 +37,14 @@ import logging
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from infra.runtime.adapters.retraining import RetrainingRequest, RetrainingTrigger, get_retraining_trigger
+from infra.runtime.clients import AwsClients
 from infra.runtime.drift import io as drift_io
 from infra.runtime.drift.baseline import download_baseline
 from infra.runtime.drift.config import DriftConfig, Rule, parse_config_text
@@ -107,32 +108,12 @@ class DriftSettings:
         )
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Dependencies:
+class Dependencies(AwsClients):
     """AWS clients, the retraining trigger and the clock; injectable for tests, created lazily."""
 
-    def __init__(
-        self,
-        *,
-        s3: Any | None = None,
-        cloudwatch: Any | None = None,
-        sns: Any | None = None,
-        retraining: RetrainingTrigger | None = None,
-        clock: Callable[[], datetime] = _utc_now,
-    ) -> None:
-        self._clients: dict[str, Any] = {"s3": s3, "cloudwatch": cloudwatch, "sns": sns}
+    def __init__(self, *, retraining: RetrainingTrigger | None = None, **clients: Any) -> None:
+        super().__init__(**clients)
         self._retraining = retraining
-        self.clock = clock
-
-    def client(self, service: str) -> Any:
-        if self._clients.get(service) is None:
-            import boto3
-
-            self._clients[service] = boto3.client(service)
-        return self._clients[service]
 
     def retraining(self, name: str, settings: Mapping[str, str]) -> RetrainingTrigger:
         if self._retraining is None:
