@@ -84,12 +84,16 @@ def _summary(result, stack: str) -> None:  # type: ignore[no-untyped-def]
         console.print(table)
     for line in graph.loosened:
         console.print(f"[yellow]loosened default[/] {line}", highlight=False)
-    console.print(
-        "\nNext:\n"
-        f"  mlopsgen preview --stack {stack} --json   every resource with its inputs\n"
-        "  mlopsgen validate                        check all profiles and stacks\n"
-        "  make test                                the offline test suite\n"
-        f"  mlopsgen simulate --stack {stack}         30 days of ingestion, retraining, drift and A/B tests\n"
-        f"  pulumi up -s {stack}                      a real deploy (needs the Pulumi CLI, AWS credentials "
-        "and Docker)"
-    )
+    steps = Table.grid(padding=(0, 3))
+    steps.add_column(style="bold")
+    steps.add_column()
+    for command, what in (
+        (f"mlopsgen preview --stack {stack} --json", "every resource with its inputs and options"),
+        (f"mlopsgen simulate --stack {stack}", "30 days of ingestion, retraining, drift and A/B tests"),
+        ("mlopsgen validate", "check every profile and stack file"),
+        ("make test", "the offline test suite"),
+        (f"pulumi up -s {stack}", "a real deploy: needs the Pulumi CLI, AWS credentials and Docker"),
+    ):
+        steps.add_row(command, what)
+    console.print("\nNext (mlopsgen is in .venv/bin):")
+    console.print(steps)
