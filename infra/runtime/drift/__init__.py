@@ -3,8 +3,13 @@
 Library used by the drift Lambda (infra.runtime.handlers.drift_monitor), the `mlopsgen drift` command and the
 benchmark against Evidently. See baseline.py (what is recorded), stats.py (how each statistic is computed from
 counts, and its error bound), monitor.py (the pass) and config.py (methods, thresholds, rules).
+
+Data: Arrow tables / record batches and CSV / Parquet files (io.py), or in-memory numpy columns by name
+(arrays.py). Importing this package does not import pyarrow (nor scipy): they are loaded on first use of Arrow
+data or files (resp. of a p-value test), so a process comparing numpy arrays never pays for them.
 """
 
+from infra.runtime.drift.arrays import BATCH_ROWS, array_batches
 from infra.runtime.drift.baseline import (
     Baseline,
     CategoricalProfile,
@@ -36,6 +41,7 @@ from infra.runtime.drift.monitor import (
 from infra.runtime.drift.report import DriftReport, FeatureResult, Finding, FindingKind, Severity
 
 __all__ = [
+    "BATCH_ROWS",
     "Baseline",
     "BaselineOptions",
     "CategoricalProfile",
@@ -51,6 +57,7 @@ __all__ = [
     "NumericProfile",
     "Rule",
     "Severity",
+    "array_batches",
     "baseline_from_file",
     "baseline_key",
     "compare",

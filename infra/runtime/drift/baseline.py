@@ -11,25 +11,31 @@ reference CDF is exact and KS is exact, see stats.py), otherwise the reference q
 Recorded bins: reference quantiles at 1/psi_bins steps (deciles by default, the usual PSI bins), snapped to
 the fine grid so that both are counted in the same pass; numeric features with <= 20 distinct reference values
 are binned by value instead, as Evidently does.
+
+Reference data: a pyarrow table, (name, column) pairs, or in-memory numpy columns by name (arrays.py), which
+are profiled without pyarrow; the same data gives the same baseline either way.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
-from infra.runtime.drift import io, stats
+from infra.runtime.drift import arrays, stats
 from infra.runtime.drift.config import BaselineOptions
+
+if TYPE_CHECKING:  # pyarrow (and io, which needs it) is imported where Arrow data is profiled: see arrays.py
+    import pyarrow as pa
+
+    from infra.runtime.drift.arrays import Column, Columns
 
 # Evidently bins numeric columns by value (not by range) when the reference has at most this many values.
 VALUE_BINNING_MAX_UNIQUE = 20
@@ -293,6 +299,11 @@ def profile_categorical(
     column: pa.Array | pa.ChunkedArray, *, dtype: str, options: BaselineOptions
 ) -> CategoricalProfile:
     """Category counts of a column (cast to string); nulls are missing."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from infra.runtime.drift import io
+
     strings = column if io.is_string(column.type) else pc.cast(column, pa.string())
     counts = io.value_counts(strings)
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -311,7 +322,9 @@ def profile_categorical(
 def _profile_column(
     name: str, column: pa.ChunkedArray, *, typed: bool, options: BaselineOptions
 ) -> NumericProfile | CategoricalProfile | str:
-    """A profile, or the reason the column is skipped."""
+    """A profile of an Arrow column, or the reason the column is skipped."""
+    from infra.runtime.drift import io
+
     kind = io.column_kind(column.type)
     dtype = str(column.type)
     if not typed and kind == "categorical" and io.is_string(column.type):
@@ -328,7 +341,11 @@ def _profile_column(
         if column.null_count == len(column):
             return "no values in the reference"
         return profile_categorical(column, dtype=dtype, options=options)
-    values = io.to_float64(column)
+    return _profile_numbers(io.to_float64(column), dtype=dtype, options=options)
+
+
+def _profile_numbers(values: npt.NDArray[np.float64], *, dtype: str, options: BaselineOptions) -> FeatureOrReason:
+    """A numeric profile of float64 values; NaN (and null) and infinite values are counted as missing."""
     is_finite = np.isfinite(values)
     finite = values if is_finite.all() else values[is_finite]
     if finite.size == 0:
@@ -336,8 +353,22 @@ def _profile_column(
     return profile_numeric(finite, dtype=dtype, missing=int(values.size - finite.size), options=options)
 
 
+def _profile_array(name: str, values: npt.NDArray[Any], *, typed: bool, options: BaselineOptions) -> FeatureOrReason:
+    """A profile of a numpy column: numbers directly (float64 without a copy), other dtypes through Arrow."""
+    dtype = arrays.numeric_type_name(values.dtype)
+    if dtype is not None and name not in options.categorical:
+        return _profile_numbers(values.astype(np.float64, copy=False), dtype=dtype, options=options)
+    import pyarrow as pa
+
+    try:
+        column = pa.chunked_array([arrays.to_arrow(values)])
+    except arrays.arrow_errors():
+        return f"unsupported type {values.dtype}"
+    return _profile_column(name, column, typed=typed, options=options)
+
+
 def compute_baseline(
-    columns: pa.Table | Iterable[tuple[str, pa.ChunkedArray | pa.Array]],
+    columns: pa.Table | Columns | Iterable[tuple[str, Column]],
     *,
     model_name: str = "",
     model_version: str = "",
@@ -345,25 +376,37 @@ def compute_baseline(
     typed: bool = True,
     workers: int | None = None,
 ) -> Baseline:
-    """Profile reference data: a table, or (name, column) pairs so a caller can load one column at a time.
+    """Profile reference data: an Arrow table, in-memory columns by name (numpy arrays, see arrays.py), or
+    (name, column) pairs so a caller can load one column at a time.
 
-    `typed=False` is for text sources (CSV) whose columns are all strings: numeric columns are recognised by
-    parsing. `workers` threads profile the columns of an in-memory table (default: the CPUs, at most 4).
-    Columns of unsupported types (timestamps, nested) are listed in `skipped`, not profiled.
+    `typed=False` is for text sources (CSV) whose Arrow columns are all strings: numeric columns are recognised
+    by parsing. `workers` threads profile the columns of an in-memory table or mapping (default: the CPUs, at
+    most 4). Columns of unsupported types (timestamps, nested) are listed in `skipped`, not profiled. Numeric
+    numpy columns are profiled without pyarrow and without a copy of float64 data.
     """
     opts = options or BaselineOptions()
 
-    def profile(item: tuple[str, pa.ChunkedArray | pa.Array]) -> tuple[str, int, FeatureOrReason]:
+    def profile(item: tuple[str, Any]) -> tuple[str, int, FeatureOrReason]:
         name, col = item
-        chunked = col if isinstance(col, pa.ChunkedArray) else pa.chunked_array([col])
+        column = arrays.as_column(name, col)
         if name in opts.exclude:
-            return name, len(chunked), "excluded"
+            return name, len(column), "excluded"
+        if isinstance(column, np.ndarray):
+            return name, column.size, _profile_array(name, column, typed=typed, options=opts)
+        import pyarrow as pa
+
+        chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
         return name, len(chunked), _profile_column(name, chunked, typed=typed, options=opts)
 
     results: Iterable[tuple[str, int, FeatureOrReason]]
-    if isinstance(columns, pa.Table):
+    in_memory: list[tuple[str, Any]] | None = None
+    if arrays.is_arrow_table(columns):
+        in_memory = list(zip(columns.column_names, columns.columns, strict=True))  # type: ignore[union-attr]
+    elif isinstance(columns, Mapping):
+        in_memory = list(arrays.as_columns(columns)[0].items())
+    if in_memory is not None:
         # Columns already in memory: profile them on several threads (sorting releases the GIL).
-        pairs = list(zip(columns.column_names, columns.columns, strict=True))
+        pairs = in_memory
         threads = min(default_workers() if workers is None else max(1, workers), len(pairs))
         if threads > 1:
             with ThreadPoolExecutor(threads) as pool:
@@ -399,6 +442,8 @@ def baseline_from_file(
     options: BaselineOptions | None = None,
 ) -> Baseline:
     """Profile a CSV or Parquet file; Parquet is read one column at a time to bound memory."""
+    from infra.runtime.drift import io
+
     fmt = io.source_format(path.name)
     if fmt == "parquet":
         pairs = io.parquet_columns(path)

@@ -1,5 +1,8 @@
 """Reading CSV and Parquet in bounded memory, and turning Arrow columns into what the profiles count.
 
+The rest of the package imports this module (and pyarrow) only when Arrow data or files are used: numbers
+already in memory as numpy arrays are handled by arrays.py without pyarrow.
+
 Parquet is read batch by batch (`ParquetFile.iter_batches`), CSV with Arrow's streaming reader. CSV columns
 are read as text and parsed by the monitor, so that a stray non-number in a numeric column becomes a
 data-quality finding instead of an Arrow conversion error that would stop the stream.
@@ -19,9 +22,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from infra.runtime.drift.arrays import BATCH_ROWS
+
 Format = Literal["parquet", "csv"]
 FORMATS: dict[str, Format] = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
-BATCH_ROWS = 65_536
 CSV_BLOCK_BYTES = 8 << 20
 # Parquet is read through buffered streams without pre-buffering: ParquetFile's defaults read ahead the whole
 # file (10M x 50 doubles peaked at 5 GB); this way the peak stays a few hundred MB, whatever the file or

@@ -7,22 +7,24 @@ binary searches. Missing counts and moments are kept too. Categorical features a
 Memory is O(features x fine_bins + distinct categories), whatever the number of rows. `report()` turns the
 counts into statistics (stats.py), applies the multiple-testing correction and the dataset rule, and lists
 every data-quality problem as a finding.
+
+Batches are Arrow record batches (files, tables) or in-memory numpy columns by name (arrays.py): numeric
+numpy columns are counted without pyarrow, which is imported only when Arrow data or files are used.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from infra.runtime.drift import io, stats
+from infra.runtime.drift import arrays, stats
+from infra.runtime.drift.arrays import BATCH_ROWS, array_batches
 from infra.runtime.drift.baseline import (
     VALUE_BINNING_MAX_UNIQUE,
     Baseline,
@@ -52,6 +54,14 @@ from infra.runtime.drift.report import (
     FindingKind,
     Severity,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from infra.runtime.drift.arrays import Column, Columns
+
+    Batch: TypeAlias = pa.RecordBatch | pa.Table | Columns
+    """An Arrow record batch or table, or in-memory columns by name (numpy arrays)."""
 
 SORT_BLOCK = 8192  # values sorted at once: small enough to stay in cache, large enough to amortise calls
 LOOKUP_BUCKETS_PER_EDGE = 4
@@ -100,9 +110,18 @@ class _Feature:
         self.missing = 0
         self.types: set[str] = set()
 
-    def note_type(self, dtype: pa.DataType, baseline_dtype: str, typed: bool) -> None:
+    def note_type(self, dtype: object, baseline_dtype: str, typed: bool) -> None:
+        """Record a type (an Arrow type or its name) of another family than the reference's."""
         if typed and _family(str(dtype)) != _family(baseline_dtype):
             self.types.add(str(dtype))
+
+    def as_arrow(self, column: npt.NDArray[Any], baseline_dtype: str) -> pa.Array | None:
+        """A numpy column that is not numbers, as Arrow; None (a type change is noted) if Arrow cannot hold it."""
+        try:
+            return arrays.to_arrow(column)
+        except arrays.arrow_errors():
+            self.note_type(column.dtype, baseline_dtype, True)
+            return None
 
 
 class _NumericFeature(_Feature):
@@ -124,7 +143,23 @@ class _NumericFeature(_Feature):
         self.offsets = np.zeros(self.cells.size)  # per cell: sum(value - anchor), see stats.wasserstein
         self.lookup = _lookup_table(self.edges)
 
-    def add(self, column: pa.Array, typed: bool) -> None:
+    def add(self, column: Column, typed: bool) -> None:
+        if isinstance(column, np.ndarray):
+            name = arrays.numeric_type_name(column.dtype)
+            if name is not None:  # numbers: counted as they are (float64 is not copied)
+                self.note_type(name, self.profile.dtype, typed)
+                self.add_values(column.astype(np.float64, copy=False))
+                return
+            converted = self.as_arrow(column, self.profile.dtype)
+            if converted is None:
+                self.unparseable += column.size
+                self.add_values(np.full(column.size, np.nan))
+                return
+            column = converted
+        import pyarrow as pa
+
+        from infra.runtime.drift import io
+
         t = column.type
         if io.is_number(t) or pa.types.is_boolean(t):
             if pa.types.is_boolean(t):
@@ -213,7 +248,18 @@ class _CategoricalFeature(_Feature):
         self.counts: dict[str, int] = {}
         self.n = 0
 
-    def add(self, column: pa.Array, typed: bool) -> None:
+    def add(self, column: Column, typed: bool) -> None:
+        if isinstance(column, np.ndarray):
+            converted = self.as_arrow(column, self.profile.dtype)
+            if converted is None:
+                self.missing += column.size
+                return
+            column = converted
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from infra.runtime.drift import io
+
         t = column.type
         if not io.is_string(t):
             self.note_type(t, self.profile.dtype, typed)
@@ -294,9 +340,17 @@ class DriftMonitor:
                     )
                 )
 
-    def update(self, batch: pa.RecordBatch | pa.Table, *, typed: bool = True) -> None:
-        """Add one batch. `typed=False` for text sources (CSV), whose columns are parsed, not type-checked."""
-        names = list(batch.schema.names)
+    def update(self, batch: Batch, *, typed: bool = True) -> None:
+        """Add one batch: an Arrow record batch or table, or in-memory columns by name (numpy arrays of one
+        length; slice large ones with `array_batches`). `typed=False` for text sources (CSV), whose columns
+        are parsed, not type-checked."""
+        names: list[str]
+        columns: list[Any]
+        if isinstance(batch, Mapping):
+            checked, rows = arrays.as_columns(batch)
+            names, columns = list(checked), list(checked.values())
+        else:
+            names, rows, columns = list(batch.schema.names), batch.num_rows, batch.columns
         position: dict[str, int] = {}
         for i, name in enumerate(names):
             if name in position:
@@ -306,16 +360,15 @@ class DriftMonitor:
             known = name in self.baseline.features or name in self.baseline.skipped
             if not known and name not in self.config.ignore:
                 self.extra_columns[name] = None
-        rows = batch.num_rows
-        work: list[tuple[_NumericFeature | _CategoricalFeature, pa.Array]] = []
+        work: list[tuple[_NumericFeature | _CategoricalFeature, Column]] = []
         for name, feature in self.features.items():
             if name not in position:
                 feature.absent_rows += rows
                 feature.missing += rows
                 continue
             feature.seen_rows += rows
-            column = batch.column(position[name])
-            chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+            column = columns[position[name]]
+            chunks = column.chunks if arrays.is_chunked(column) else [column]
             work.extend((feature, chunk) for chunk in chunks)
         self.rows += rows
         if self.workers > 1 and rows * len(work) >= PARALLEL_MIN_VALUES:
@@ -328,12 +381,20 @@ class DriftMonitor:
             for feature, chunk in work:
                 feature.add(chunk, typed)
 
-    def add_batches(self, batches: Iterable[pa.RecordBatch], *, typed: bool = True) -> None:
+    def add_batches(self, batches: Iterable[Batch], *, typed: bool = True) -> None:
         for batch in batches:
             self.update(batch, typed=typed)
 
-    def add_file(self, path: Path, *, label: str | None = None, batch_rows: int = io.BATCH_ROWS) -> None:
+    def add_columns(self, columns: Columns, *, batch_rows: int = BATCH_ROWS) -> None:
+        """Add in-memory columns by name (numpy arrays), in slices of `batch_rows` rows (views, no copies)."""
+        self.add_batches(array_batches(columns, batch_rows))
+
+    def add_file(self, path: Path, *, label: str | None = None, batch_rows: int = BATCH_ROWS) -> None:
         """Stream a CSV or Parquet file; a file that cannot be read (or stops) becomes a finding."""
+        import pyarrow as pa
+
+        from infra.runtime.drift import io
+
         name = label or str(path)
         self.sources.append(name)
         fmt = io.source_format(path.name)
@@ -577,13 +638,13 @@ class DriftMonitor:
 
 def compare(
     baseline: Baseline,
-    batches: Iterable[pa.RecordBatch],
+    batches: Iterable[Batch],
     config: DriftConfig | None = None,
     *,
     typed: bool = True,
     workers: int | None = None,
 ) -> DriftReport:
-    """One streaming pass of record batches against a baseline."""
+    """One streaming pass of batches (Arrow record batches, or numpy columns by name: `array_batches`)."""
     monitor = DriftMonitor(baseline, config, workers=workers)
     monitor.add_batches(batches, typed=typed)
     return monitor.report()
@@ -597,10 +658,39 @@ def compare_files(baseline: Baseline, paths: Iterable[Path], config: DriftConfig
     return monitor.report()
 
 
+def _numbers(column: Any) -> tuple[npt.NDArray[np.float64], bool] | None:
+    """A numeric column's finite values as float64 and whether its type is an integer type; None if the column
+    is not numeric (an Arrow column's kind, or a numpy dtype that is not integer or floating-point)."""
+    if isinstance(column, np.ndarray):
+        if arrays.numeric_type_name(column.dtype) is None:
+            return None
+        values, integer = column.astype(np.float64, copy=False), column.dtype.kind in "iu"
+    else:
+        import pyarrow as pa
+
+        from infra.runtime.drift import io
+
+        if io.column_kind(column.type) != "numeric":
+            return None
+        values, integer = io.to_float64(column), bool(pa.types.is_integer(column.type))
+    return values[np.isfinite(values)], integer
+
+
+def _named_columns(data: pa.Table | Columns) -> dict[str, Any]:
+    if arrays.is_arrow_table(data):
+        return dict(zip(data.column_names, data.columns, strict=True))  # type: ignore[union-attr]
+    return dict(arrays.as_columns(data)[0])  # type: ignore[arg-type]
+
+
 def evidently_baseline(
-    reference: pa.Table, current: pa.Table, *, options: BaselineOptions | None = None, exact: bool = True
+    reference: pa.Table | Columns,
+    current: pa.Table | Columns,
+    *,
+    options: BaselineOptions | None = None,
+    exact: bool = True,
 ) -> Baseline:
-    """A baseline binned the way Evidently 0.7 bins this reference/current pair (both must fit in memory).
+    """A baseline binned the way Evidently 0.7 bins this reference/current pair (both must fit in memory:
+    Arrow tables or numpy columns by name).
 
     Numeric features with > 20 distinct reference values get Sturges edges over reference + current combined
     as recorded bins (np.histogram_bin_edges(..., "sturges")); others are binned by value over both samples.
@@ -608,23 +698,20 @@ def evidently_baseline(
     """
     opts = options or BaselineOptions()
     base = compute_baseline(reference, options=opts)
+    ref_columns, cur_columns = _named_columns(reference), _named_columns(current)
     for name, profile in list(base.features.items()):
-        if not isinstance(profile, NumericProfile) or name not in current.column_names:
+        if not isinstance(profile, NumericProfile) or name not in cur_columns:
             continue
-        cur_col = current.column(name)
-        if io.column_kind(cur_col.type) != "numeric":
+        cur = _numbers(cur_columns[name])
+        ref = _numbers(ref_columns[name])
+        if cur is None or ref is None:
             continue
-        ref_col = reference.column(name)
-        r = io.to_float64(ref_col)
-        r = r[np.isfinite(r)]
-        c = io.to_float64(cur_col)
-        c = c[np.isfinite(c)]
+        (r, ref_integer), (c, cur_integer) = ref, cur
         both = np.concatenate([r, c])
         values = np.unique(both)
         bins: npt.NDArray[np.float64] | None = None
         if profile.n_unique > VALUE_BINNING_MAX_UNIQUE and both.size:
-            integer = pa.types.is_integer(ref_col.type) and pa.types.is_integer(cur_col.type)
-            bins = stats.sturges_edges(both.min(), both.max(), both.size, integer=integer)
+            bins = stats.sturges_edges(both.min(), both.max(), both.size, integer=ref_integer and cur_integer)
         extra = values if bins is None else bins
         edges = np.union1d(values if exact else np.asarray(profile.edges, dtype=np.float64), extra)
         base.features[name] = profile_numeric(
@@ -634,20 +721,27 @@ def evidently_baseline(
 
 
 def compare_in_memory(
-    reference: pa.Table,
-    current: pa.Table,
+    reference: pa.Table | Columns,
+    current: pa.Table | Columns,
     config: DriftConfig | None = None,
     *,
     binning: Literal["recorded", "evidently"] = "recorded",
     model_name: str = "",
     model_version: str = "",
-    batch_rows: int = io.BATCH_ROWS,
+    batch_rows: int = BATCH_ROWS,
+    workers: int | None = None,
 ) -> DriftReport:
-    """Profile `reference`, then stream `current` in batches. `evidently` reproduces Evidently's bins."""
+    """Profile `reference`, then stream `current` in batches of `batch_rows`. `evidently` reproduces
+    Evidently's bins. Both are Arrow tables or in-memory numpy columns by name (compared without pyarrow when
+    numeric): the same data gives the same report either way."""
     cfg = config or DriftConfig()
     if binning == "evidently":
         baseline = evidently_baseline(reference, current, options=cfg.baseline)
     else:
-        baseline = compute_baseline(reference, options=cfg.baseline)
+        baseline = compute_baseline(reference, options=cfg.baseline, workers=workers)
     baseline.model_name, baseline.model_version = model_name, model_version
-    return compare(baseline, current.to_batches(max_chunksize=batch_rows), cfg)
+    if arrays.is_arrow_table(current):
+        batches: Iterable[Batch] = current.to_batches(max_chunksize=batch_rows)  # type: ignore[union-attr]
+    else:
+        batches = array_batches(current, batch_rows)  # type: ignore[arg-type]
+    return compare(baseline, batches, cfg, workers=workers)
