@@ -149,13 +149,7 @@ def make_endpoint(sagemaker: Any, weights: dict[str, float]) -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
+def aws() -> Iterator[None]:
     with mock_aws():
         yield
 

@@ -79,13 +79,7 @@ def create_endpoint(client: Any, name: str, weights: dict[str, float]) -> None:
 
 
 @pytest.fixture
-def sagemaker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
+def sagemaker() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("sagemaker", region_name="us-east-1")
         create_endpoint(client, ENDPOINT, {"champion": 0.9, "challenger": 0.1})
