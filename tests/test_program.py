@@ -219,3 +219,12 @@ def test_managed_mlflow_kind_builds(tmp_path: Any) -> None:
     graph = preview(resolve(str(Path(__file__).parent / "fixtures" / "managed-mlflow.yaml"), "prod"))
     assert graph.of_type("aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer")
     assert not graph.of_type("aws:ecs/service:Service")
+
+
+def test_only_the_stacks_functions_may_pull_the_runtime_image(graphs: dict[str, ResourceGraph]) -> None:
+    policy = one(graphs["dev"], "aws:ecr/repositoryPolicy:RepositoryPolicy").inputs
+    assert policy["repository"] == "mlflow-sagemaker-dev/runtime"
+    (statement,) = _statements(policy["policy"])
+    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert set(statement["Action"]) == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+    assert statement["Condition"]["StringLike"]["aws:sourceArn"].endswith(":function:mlflow-sagemaker-dev-*")

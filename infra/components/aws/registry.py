@@ -80,6 +80,21 @@ class ModelRegistry(Capability):
             )
             self.repositories[repo] = repository
         self.runtime_image = RuntimeImage(self.repositories["runtime"], self)
+        # Lambda pulls a function's image with the repository's policy, not the deployer's permissions.
+        aws.ecr.RepositoryPolicy(
+            f"{name}-runtime-lambda-pull",
+            repository=self.repositories["runtime"].name,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [{
+                "Sid": "StackFunctionsPull",
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Condition": {"StringLike": {"aws:sourceArn": pulumi.Output.concat(
+                    "arn:aws:lambda:", ctx.region, ":", ctx.account_id, ":function:", ctx.prefix, "-*"
+                )}},
+            }]}),
+            opts=self.child(),
+        )
         self.group_name = ctx.name(args.model_package_group)
         self.group = aws.sagemaker.ModelPackageGroup(
             f"{name}-model-package-group",

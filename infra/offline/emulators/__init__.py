@@ -76,6 +76,7 @@ EMULATORS: dict[str, Emulator] = {
     # registry, training, serving, tracking
     "aws:ecr/repository:Repository": ecr.repository,
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": ecr.lifecycle_policy,
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": ecr.repository_policy,
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": sagemaker.model_package_group,
     "aws:sagemaker/pipeline:Pipeline": sagemaker.pipeline,
     "aws:sagemaker/model:Model": sagemaker.model,

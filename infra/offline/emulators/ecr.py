@@ -38,3 +38,13 @@ def lifecycle_policy(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) ->
     require(json.loads(got["lifecyclePolicyText"]) == json.loads(inputs["policy"]),
             f"lifecycle policy of {repo} reads back differently")
     return repo, {"registryId": put["registryId"]}
+
+
+@emulates("repository", "policy")
+def repository_policy(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    repo = inputs["repository"]
+    put = ctx.client("ecr").set_repository_policy(repositoryName=repo, policyText=inputs["policy"])
+    got = ctx.check("ecr", "get_repository_policy", repositoryName=repo)
+    require(json.loads(got["policyText"]) == json.loads(inputs["policy"]),
+            f"repository policy of {repo} reads back differently")
+    return repo, {"registryId": put["registryId"]}
