@@ -18,7 +18,7 @@ demo: $(STAMP)  ## sandbox deploy of the dev stack: offline, AWS emulated in-pro
 test: $(STAMP)  ## lint, type check and the whole test suite
 	$(BIN)/ruff check infra tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check infra tests benchmarks
