@@ -64,6 +64,7 @@ class Monitoring(Capability):
             "drift-monitor", ctx, self, handler="infra.runtime.handlers.drift_monitor.handler",
             description="Compares yesterday's curated data with the model's baseline; alerts and retrains on drift",
             key=key, image=self.image, log_retention_days=args.log_retention_days, memory_mb=2048, timeout=900,
+            ephemeral_storage_mb=10240,  # each day's objects are downloaded to /tmp before streaming
             environment={
                 "ARTIFACT_BUCKET": store.artifacts.id,
                 "DATA_BUCKET": store.data.id,
