@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,9 @@ from typer.testing import CliRunner
 
 from infra.cli.main import app
 from infra.offline.graph import ResourceGraph
+from infra.offline.preview import preview
 from infra.offline.tokens import taggable
+from infra.profiles.loader import resolve
 
 TAGS = ("project", "environment", "profile", "capability")
 
@@ -210,12 +213,7 @@ def test_preview_json_shape() -> None:
     assert any(r["type"] == "aws:sagemaker/endpoint:Endpoint" for r in doc["resources"])
 
 
-def test_managed_mlflow_kind_builds(tmp_path: Any) -> None:
-    from pathlib import Path
-
-    from infra.offline.preview import preview
-    from infra.profiles.loader import resolve
-
+def test_managed_mlflow_kind_builds() -> None:
     graph = preview(resolve(str(Path(__file__).parent / "fixtures" / "managed-mlflow.yaml"), "prod"))
     assert graph.of_type("aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer")
     assert not graph.of_type("aws:ecs/service:Service")

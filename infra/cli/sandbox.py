@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from infra.cli.common import console, err_console, user_errors
 from infra.cli.stacks import EnvOpt, ProfileOpt, StackOpt, select
-from infra.errors import UserError
+from infra.errors import Problem, UserError
+
+if TYPE_CHECKING:
+    from infra.offline.sandbox import SandboxResult
 
 sandbox_app = typer.Typer(help="Offline deploys into an in-process emulated AWS (moto).", no_args_is_help=True)
 
@@ -33,19 +36,18 @@ def up(
     What moto cannot create is listed as "recorded, not emulated", with the reason. Nothing leaves this
     machine: no AWS account and no Pulumi CLI are used.
     """
-    from infra.offline.preview import preview
     from infra.offline.sandbox import SandboxSession, deploy
 
     spec = select(stack, profile, env)
-    total = len(preview(spec).custom)  # a quick mock run sizes the progress bar
     with SandboxSession(region=spec.body.region) as session:
         if as_json:
             result = deploy(spec, session)
         else:
-            columns = (TextColumn("[bold]sandbox up[/]"), BarColumn(), MofNCompleteColumn(),
+            # The resource count is known only once the program has run, so the bar counts without a total.
+            columns = (TextColumn("[bold]sandbox up[/]"), SpinnerColumn(), TextColumn("{task.completed} resources"),
                        TextColumn("{task.description}"))
             with Progress(*columns, console=err_console, transient=True) as progress:
-                task = progress.add_task("", total=total)
+                task = progress.add_task("", total=None)
 
                 def step(status: str, typ: str, name: str) -> None:
                     progress.update(task, advance=1, description=f"{status}: {name}")
@@ -53,7 +55,9 @@ def up(
                 result = deploy(spec, session, on_resource=step)
     if result.failed:
         raise UserError([
-            _problem(spec.profile_file, f["type"], f["name"], f["reason"]) for f in result.failed
+            Problem(file=spec.profile_file, line=None, field=f"{f['type']} {f['name']}",
+                    message=f"rejected by the emulated AWS: {f['reason']}")
+            for f in result.failed
         ])
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, default=str))
@@ -61,13 +65,7 @@ def up(
     _summary(result, spec.stack)
 
 
-def _problem(file: str, typ: str, name: str, reason: str):  # type: ignore[no-untyped-def]
-    from infra.errors import Problem
-
-    return Problem(file=file, line=None, field=f"{typ} {name}", message=f"rejected by the emulated AWS: {reason}")
-
-
-def _summary(result, stack: str) -> None:  # type: ignore[no-untyped-def]
+def _summary(result: SandboxResult, stack: str) -> None:
     graph = result.graph
     console.print(
         f"[bold green]sandbox deploy of {graph.profile}/{graph.environment}[/]: "

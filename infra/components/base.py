@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -32,7 +32,6 @@ class StackContext:
     spec: StackSpec
     account_id: pulumi.Output[str]
     region: str
-    outputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def env(self) -> str:
@@ -55,9 +54,6 @@ class StackContext:
         return pulumi.ResourceOptions(
             parent=parent, protect=self.protect_data, retain_on_delete=self.protect_data
         )
-
-    def export(self, key: str, value: Any) -> None:
-        self.outputs[key] = value
 
 
 def name_prefix(spec: StackSpec) -> str:

@@ -39,7 +39,6 @@ class ResourceGraph:
     profile: str
     environment: str
     resources: list[ResourceRecord] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
     loosened: list[str] = field(default_factory=list)
 
     @property

@@ -287,7 +287,3 @@ class Profile(ProfileBody):
             raise ValueError(f"unknown environment {unknown[0]!r}; expected one of {', '.join(ENVIRONMENTS)}")
         return value
 
-
-def capability_names() -> list[str]:
-    return [n for n in ProfileBody.model_fields if n != "region"]
-

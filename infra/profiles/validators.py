@@ -84,19 +84,12 @@ def check_bucket_prefix(value: str | None) -> str | None:
 _FAMILY = r"[a-z][a-z0-9-]*\d[a-z0-9-]*"
 _SIZE = r"(nano|micro|small|medium|large|xlarge|\d+xlarge|metal(-\d+xl)?)"
 _SAGEMAKER_TYPE = re.compile(rf"^ml\.{_FAMILY}\.{_SIZE}$")
-_EC2_TYPE = re.compile(rf"^{_FAMILY}\.{_SIZE}$")
 _RDS_CLASS = re.compile(rf"^db\.{_FAMILY}\.{_SIZE}$")
 
 
 def check_sagemaker_instance_type(value: str) -> str:
     if not _SAGEMAKER_TYPE.match(value):
         raise ValueError(f"{value!r} is not a SageMaker instance type (for example ml.m5.large)")
-    return value
-
-
-def check_ec2_instance_type(value: str) -> str:
-    if not _EC2_TYPE.match(value):
-        raise ValueError(f"{value!r} is not an EC2 instance type (for example m5.large)")
     return value
 
 

@@ -24,10 +24,10 @@ def render(timeline: Timeline, path: Path) -> Path:
     """Write the chart atomically (a temporary file moved into place) and return its path."""
     days = [d.day for d in timeline.days]
     fig, (split, conv, drift) = plt.subplots(3, 1, figsize=(11, 9), sharex=True, constrained_layout=True)
-    start = timeline.looks[0].at if timeline.looks else None
+    start = timeline.splits[0].at if timeline.splits else None
     if start is not None:
-        hours = [(look.at - start).total_seconds() / 86400 for look in timeline.looks]
-        split.step(hours, [look.weights.get("challenger", 0.0) for look in timeline.looks], where="post",
+        at = [(s.at - start).total_seconds() / 86400 for s in timeline.splits]
+        split.step(at, [s.weights.get("challenger", 0.0) for s in timeline.splits], where="post",
                    color="tab:blue", label="challenger share")
     split.set_ylabel("challenger traffic share")
     split.set_ylim(-0.02, 1.02)

@@ -58,7 +58,7 @@ class Scenario:
     retrain_every_days: int = 7
     # True relative conversion lift of model versions 2, 3, ... against version 1 (later ones: 0).
     challenger_lifts: tuple[float, ...] = (-0.08, 0.0)
-    looks_per_day: tuple[int, ...] = (6, 12, 18, 23)
+    controller_hours: tuple[int, ...] = (6, 12, 18, 23)  # hourly in a real stack; four looks a day here
 
 
 @dataclass
@@ -70,7 +70,9 @@ class Event:
 
 
 @dataclass
-class Look:
+class Split:
+    """The endpoint's traffic split while serving one hour."""
+
     at: datetime
     weights: dict[str, float]
 
@@ -91,7 +93,7 @@ class Timeline:
     scenario: Scenario
     start: date
     events: list[Event] = field(default_factory=list)
-    looks: list[Look] = field(default_factory=list)
+    splits: list[Split] = field(default_factory=list)
     days: list[DayStats] = field(default_factory=list)
     models: dict[str, float] = field(default_factory=dict)  # model name -> true relative lift
     sandbox: SandboxResult | None = None
@@ -236,7 +238,7 @@ class Simulation:
         for hour in range(24):
             self.at(day, hour, 30)
             self.serve_hour(visitors, conversions)
-            if hour in s.looks_per_day:
+            if hour in s.controller_hours:
                 self.at(day, hour, 59)
                 self.look(day)
         self.at(day, 23, 59)
@@ -355,7 +357,7 @@ class Simulation:
                      {"MetricName": "Conversions", "Dimensions": dims, "Value": converted,
                       "Timestamp": self.clock.now}]
         self.cloudwatch.put_metric_data(Namespace=self.controller_settings.metric_namespace, MetricData=data)
-        self.timeline.looks.append(Look(self.clock.now, {k: v / total for k, v in weights.items()}))
+        self.timeline.splits.append(Split(self.clock.now, {k: v / total for k, v in weights.items()}))
 
     def look(self, day: int) -> None:
         deps = ab_controller.Dependencies(s3=self.s3, cloudwatch=self.cloudwatch, sns=self.sns, clock=self.clock)
