@@ -10,6 +10,7 @@ import asyncio
 import io
 import json
 import os
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import pytest
 
 import infra.program
 from infra.offline.emulators.assets import archive_zip
+from infra.offline.runtime import GraphMocks, run_program
 from infra.offline.sandbox import (
     SandboxMocks,
     SandboxResourceError,
@@ -218,6 +220,32 @@ def test_invalid_policy_fails_the_deploy_naming_the_resource(monkeypatch: pytest
     assert ("failed", "aws:iam/rolePolicy:RolePolicy", "drift-monitor-role-metrics") in seen
     assert len(seen) == len(result.emulated) + len(result.recorded) + len(result.failed)
     assert result.emulated, "resources that do not depend on the failure are still created"
+
+
+def test_a_failed_registration_waits_for_those_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_program returns only once every registration already handed to a thread has finished.
+
+    The registrations that are in flight when another one fails take far longer than the failure; before the fix
+    the run stopped at once and the summary missed them (the flaky count in the sandbox test above).
+    """
+    finished: list[str] = []
+
+    class SlowAndFailing(GraphMocks):
+        def create(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+            if name == "fails":
+                raise SandboxResourceError(typ, name, "rejected")
+            time.sleep(0.5)
+            finished.append(name)
+            return name, {}
+
+    def build(spec: StackSpec) -> None:
+        for name in ("slow-1", "slow-2", "fails"):
+            pulumi.CustomResource("test:index:Thing", name, {})
+
+    monkeypatch.setattr(infra.program, "build", build)
+    with pytest.raises(SandboxResourceError):
+        run_program(load_stack("dev"), SlowAndFailing())
+    assert sorted(finished) == ["slow-1", "slow-2"]
 
 
 def test_reported_failures_are_not_logged_again_by_asyncio(caplog: pytest.LogCaptureFixture) -> None:

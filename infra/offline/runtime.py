@@ -9,13 +9,14 @@ transformations) is reset before each run so runs do not leak into each other.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from infra.offline.graph import ResourceGraph, ResourceRecord
 from infra.profiles.loader import PROJECT, StackSpec
@@ -168,9 +169,17 @@ def run_program(spec: StackSpec, mocks: GraphMocks) -> ResourceGraph:
         def program() -> None:
             platform["value"] = build(spec)
 
+        # The SDK sends each registration to the loop's default executor. When one fails, the run stops while
+        # others are still in flight on those threads; shutting down our own executor waits for every one, so
+        # whoever reads the mocks' state afterwards sees each registration either finished or never started.
+        loop = _ensure_event_loop()
+        executor = ThreadPoolExecutor(thread_name_prefix="pulumi-mock")
+        loop.set_default_executor(executor)
         try:
             _sync_await(run_pulumi_func(program))
         finally:
+            executor.shutdown(wait=True)
+            loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="pulumi-mock"))
             pulumi.runtime.set_all_config({}, [])
         graph = ResourceGraph(stack=spec.stack, profile=spec.profile_name, environment=spec.environment,
                               loosened=loosened_defaults(spec))
