@@ -1,7 +1,8 @@
 """Starting a retraining run when drift calls for it, behind one small interface.
 
 The drift monitor only needs "start retraining for this reason, once". Each orchestrator implements that
-(a SageMaker pipeline execution here; Kubeflow and Vertex pipeline triggers register under their own names),
+(a SageMaker pipeline execution here, a Vertex AI pipeline job in `infra.runtime.adapters.gcp`; others register
+under their own names),
 and the monitor picks one by name (env `RETRAINING_TRIGGER`), configured from a settings mapping (the Lambda's
 environment), so a new trigger needs no change to the handler.
 
@@ -107,10 +108,18 @@ class SageMakerPipelineTrigger:
 
 TriggerFactory = Callable[[Mapping[str, str]], RetrainingTrigger]
 
+
+def _vertex_pipeline(settings: Mapping[str, str]) -> RetrainingTrigger:
+    from infra.runtime.adapters.gcp import VertexPipelineTrigger  # google-cloud-aiplatform: only when used
+
+    return VertexPipelineTrigger.from_settings(settings)
+
+
 RETRAINING_TRIGGERS: dict[str, TriggerFactory] = {
     "sagemaker-pipeline": SageMakerPipelineTrigger.from_settings,
+    "vertex-pipeline": _vertex_pipeline,
 }
-"""Retraining triggers by name (env `RETRAINING_TRIGGER`); Kubeflow and Vertex triggers register here."""
+"""Retraining triggers by name (env `RETRAINING_TRIGGER`); other orchestrators' triggers register here."""
 
 
 def register_retraining_trigger(name: str, factory: TriggerFactory, *, replace: bool = False) -> None:

@@ -1,8 +1,9 @@
 """Moving live traffic between model variants, behind one small interface.
 
 The A/B controller only needs "what is the split now" and "make it this". Each serving platform implements
-that (SageMaker production-variant weights here; KServe canary percent or a Vertex traffic split register
-under their own names), and the controller picks one by name (env `TRAFFIC_CONTROLLER`).
+that (SageMaker production-variant weights here; a Vertex AI endpoint's traffic split in
+`infra.runtime.adapters.gcp`; others register under their own names), and the controller picks one by name
+(env `TRAFFIC_CONTROLLER`).
 
 SageMaker specifics handled here, because they decide whether a rollback actually happens:
 - UpdateEndpointWeightsAndCapacities is rejected while the endpoint is not InService (e.g. still `Updating`
@@ -203,10 +204,18 @@ def _variant_weights(description: Mapping[str, Any]) -> dict[str, float]:
 
 TrafficControllerFactory = Callable[[], TrafficController]
 
+
+def _vertex_endpoint() -> TrafficController:
+    from infra.runtime.adapters.gcp import VertexEndpointTraffic  # google-cloud-aiplatform: only when used
+
+    return VertexEndpointTraffic()
+
+
 TRAFFIC_CONTROLLERS: dict[str, TrafficControllerFactory] = {
     "sagemaker-variants": SageMakerVariantTraffic,
+    "vertex-endpoint": _vertex_endpoint,
 }
-"""Traffic controllers by name (env `TRAFFIC_CONTROLLER`); KServe and Vertex adapters register here."""
+"""Traffic controllers by name (env `TRAFFIC_CONTROLLER`); other serving platforms' adapters register here."""
 
 
 def register_traffic_controller(name: str, factory: TrafficControllerFactory, *, replace: bool = False) -> None:
