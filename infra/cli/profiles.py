@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from infra.cli.common import console, user_errors
+from infra.cli.common import check_output_path, console, user_errors, write_atomically
 from infra.errors import UserError
 from infra.profiles.exceptions import loosened_defaults
 from infra.profiles.loader import (
@@ -30,26 +31,31 @@ def register(app: typer.Typer) -> None:
     app.command("profiles")(profiles)
 
 
+@user_errors
 def schema(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
+                                                help="Write to this file instead of stdout")] = None,
 ) -> None:
     """Print the JSON Schema of stack profiles (profile files point editors at stacks/profile.schema.json)."""
+    if output is not None:
+        check_output_path(output, "--output")
     text = schema_text()
     if output is None:
         typer.echo(text, nl=False)
         return
-    tmp = output.with_suffix(output.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)
+    write_atomically(output, text.encode(), "--output")
 
 
 @user_errors
 def validate(
-    files: Annotated[list[Path] | None, typer.Argument(help="Profile or stack files (Pulumi.<env>.yaml)")] = None,
-    stack: Annotated[list[str] | None, typer.Option("--stack", "-s", help="Stack in stacks/ (repeatable)")] = None,
+    # Described in the docstring: Typer would print the argument's Python type beside its help.
+    files: Annotated[list[Path] | None, typer.Argument(metavar="FILE", hidden=True)] = None,
+    stack: Annotated[list[str] | None, typer.Option("--stack", "-s", metavar="STACK",
+                                                    help="Stack file stacks/Pulumi.STACK.yaml (repeatable)")] = None,
 ) -> None:
-    """Check profile and stack files; every environment of a profile is resolved and validated.
+    """Check profile files and stack files (Pulumi.STACK.yaml): each FILE, each --stack, or all of stacks/.
 
+    Every environment of a profile is resolved and validated.
     Exit code 0 when all are valid, 2 with file, line and field for each problem otherwise.
     """
     checked: list[tuple[str, str, list[str]]] = []
@@ -65,12 +71,15 @@ def validate(
                 spec = load_stack(path.name.removeprefix("Pulumi.").removesuffix(".yaml"), path)
                 checked.append((display_path(path), spec.environment, loosened_defaults(spec)))
             else:
-                if not path.exists():
+                if not path.is_file():
                     raise UserError.single(display_path(path), "no such file")
                 load_profile(path)
-                for env in ENVIRONMENTS:
-                    spec = resolve(str(path), env)
-                    checked.append((display_path(path), env, loosened_defaults(spec)))
+                for env in ENVIRONMENTS:  # each environment's problems, not only the first one's
+                    try:
+                        spec = resolve(str(path), env)
+                        checked.append((display_path(path), env, loosened_defaults(spec)))
+                    except UserError as exc:
+                        problems.extend(exc.problems)
         except UserError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -80,16 +89,25 @@ def validate(
     table.add_column("environment")
     table.add_column("loosened defaults", justify="right")
     for file, env, loosened in checked:
-        table.add_row(file, env, str(len(loosened)))
+        table.add_row(Text(file), env, str(len(loosened)))
     console.print(table)
 
 
+@user_errors
 def profiles() -> None:
-    """List the built-in profiles."""
+    """List the built-in profiles; an invalid one is reported with its problems (exit code 2)."""
     table = Table(title="built-in profiles (stacks/profiles)")
     table.add_column("name")
     table.add_column("description")
+    problems = []
     for name in builtin_profiles():
-        profile, _ = load_profile(PROFILES_DIR / f"{name}.yaml")
-        table.add_row(name, profile.description)
+        try:
+            profile, _ = load_profile(PROFILES_DIR / f"{name}.yaml")
+        except UserError as exc:
+            problems.extend(exc.problems)
+            table.add_row(Text(name), Text("invalid: see the errors below", style="red"))
+            continue
+        table.add_row(Text(name), Text(profile.description))
     console.print(table)
+    if problems:
+        raise UserError(problems)

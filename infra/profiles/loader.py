@@ -10,14 +10,15 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from infra.errors import Problem, UserError
 from infra.profiles.model import Profile, ProfileBody
 from infra.profiles.validators import ENVIRONMENTS
+from infra.profiles.wording import describe, did_you_mean
 
 PROJECT = "mlopsgen"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,7 @@ PROFILES_DIR = STACKS_DIR / "profiles"
 STACK_KEYS = {"profile", "environment", "overrides"}
 
 Path_ = tuple[str | int, ...]
+V = TypeVar("V")
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Layer:
     file: str
     data: dict[str, Any]
     lines: dict[Path_, int]
+    prefix: str = ""  # how the layer's keys are spelled in its file: "environments.dev.", "mlopsgen:overrides."
+    raw: dict[Path_, str] = field(default_factory=dict)  # each scalar as written (YAML reads 2.20 as 2.2)
 
 
 @dataclass
@@ -52,18 +56,24 @@ class StackSpec:
     layers: list[Layer] = field(default_factory=list, repr=False)
 
 
-def _compose(path: Path) -> tuple[Any, dict[Path_, int]]:
-    """Parse YAML, recording the 1-based line of every mapping key and list item; reject duplicate keys."""
+def _compose(path: Path) -> tuple[Any, dict[Path_, int], dict[Path_, str]]:
+    """Parse YAML, recording the 1-based line of every mapping key and list item and the text of every scalar;
+    reject duplicate keys."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError.single(str(path), f"cannot read file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UserError.single(str(path), "not UTF-8 text") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise UserError.single(str(path), f"invalid YAML: {exc.problem}", line=line) from None
+    except yaml.YAMLError as exc:  # a reader error: bytes YAML does not allow
+        raise UserError.single(str(path), f"invalid YAML: {exc}") from None
     lines: dict[Path_, int] = {}
+    raw: dict[Path_, str] = {}
 
     def walk(n: yaml.Node, at: Path_) -> None:
         if isinstance(n, yaml.MappingNode):
@@ -82,17 +92,23 @@ def _compose(path: Path) -> tuple[Any, dict[Path_, int]]:
             for i, item in enumerate(n.value):
                 lines[(*at, i)] = item.start_mark.line + 1
                 walk(item, (*at, i))
+        elif isinstance(n, yaml.ScalarNode):
+            raw[at] = str(n.value)
 
     if node is not None:
         walk(node, ())
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:  # constructor errors, e.g. a bad tag
-        raise UserError.single(str(path), f"invalid YAML: {exc}") from None
-    return data, lines
+        line = exc.problem_mark.line + 1 if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark else None
+        problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else exc
+        raise UserError.single(str(path), f"invalid YAML: {problem}", line=line) from None
+    except RecursionError:  # nested past Python's stack
+        raise UserError.single(str(path), "invalid YAML: nested too deeply") from None
+    return data, lines, raw
 
 
-def _sub_lines(lines: dict[Path_, int], prefix: Path_) -> dict[Path_, int]:
+def _sub_lines(lines: dict[Path_, V], prefix: Path_) -> dict[Path_, V]:
     n = len(prefix)
     return {k[n:]: v for k, v in lines.items() if k[:n] == prefix and len(k) > n}
 
@@ -108,8 +124,8 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _locate(layers: list[Layer], data: Any, loc: tuple[Any, ...]) -> tuple[str, int | None, str]:
-    """Map a pydantic error location on merged data to (file, line, dotted field)."""
+def _locate(layers: list[Layer], data: Any, loc: tuple[Any, ...]) -> tuple[Layer, int | None, Path_]:
+    """Map a pydantic error location on merged data to the layer that set it, its line and its key path."""
     # Drop discriminator tags, which pydantic inserts into the location but the data does not contain.
     path: list[str | int] = []
     node = data
@@ -127,37 +143,29 @@ def _locate(layers: list[Layer], data: Any, loc: tuple[Any, ...]) -> tuple[str, 
             path.append(part)
             node = None
     key = tuple(path)
-    dotted = ".".join(str(p) for p in key)
     for layer in reversed(layers):  # highest precedence first
         if key in layer.lines:
-            return layer.file, layer.lines[key], dotted
-    best: tuple[int, Layer, int] | None = None
+            return layer, layer.lines[key], key
+    best: tuple[int, Layer] | None = None
     for layer in reversed(layers):
-        for n in range(len(key) - 1, -1, -1):
-            if key[:n] in layer.lines or n == 0:
-                line = layer.lines.get(key[:n], 1)
-                if best is None or n > best[0]:
-                    best = (n, layer, line)
-                break
-    assert best is not None
-    return best[1].file, best[2], dotted
+        n = next((n for n in range(len(key) - 1, -1, -1) if n == 0 or key[:n] in layer.lines), 0)
+        if n and (best is None or n > best[0]):
+            best = (n, layer)
+    if best is None:  # nothing of the path is written in any layer (a default): the profile holds it
+        return layers[0], layers[0].lines.get(key[:1], 1) if layers[0].lines else None, key
+    return best[1], best[1].lines[key[:best[0]]], key
 
 
-def _problems(exc: ValidationError, layers: list[Layer], data: Any) -> list[Problem]:
+def _problems(exc: ValidationError, layers: list[Layer], data: Any, model: type[BaseModel]) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
-        file, line, dotted = _locate(layers, data, tuple(err["loc"]))
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif err["type"] == "union_tag_invalid":
-            ctx = err.get("ctx", {})
-            message = f"unknown kind {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
-            dotted = f"{dotted}.kind" if not dotted.endswith("kind") else dotted
-            file, line, _ = _locate(layers, data, (*tuple(err["loc"]), "kind"))
-        elif message.startswith("Value error, "):
-            message = message.removeprefix("Value error, ")
-        problems.append(Problem(file=file, line=line, field=dotted, message=message))
+        loc = tuple(err["loc"])
+        if err["type"] == "union_tag_invalid":
+            loc = (*loc, "kind")
+        layer, line, key = _locate(layers, data, loc)
+        dotted = layer.prefix + ".".join(str(p) for p in key)
+        message = describe(err, model, layer.raw.get(key))
+        problems.append(Problem(file=layer.file, line=line, field=dotted, message=message))
     return problems
 
 
@@ -181,43 +189,59 @@ def builtin_profiles() -> list[str]:
 
 
 def load_profile(path: Path) -> tuple[Profile, Layer]:
-    """Validate a profile file on its own (environments unmerged)."""
+    """Validate a profile file on its own (environments unmerged).
+
+    A copy of a built-in profile must be renamed: the name prefixes every physical name, so a copy that keeps
+    it would claim the built-in stacks' buckets, endpoints and roles.
+    """
     shown = display_path(path)
-    data, lines = _compose(path)
+    data, lines, raw = _compose(path)
     if not isinstance(data, dict):
         raise UserError.single(shown, "a profile must be a YAML mapping", line=1)
-    layer = Layer(shown, data, lines)
+    layer = Layer(shown, data, lines, raw=raw)
     try:
-        return Profile.model_validate(data), layer
+        profile = Profile.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_problems(exc, [layer], data)) from None
+        raise UserError(_problems(exc, [layer], data, Profile)) from None
+    builtin = PROFILES_DIR / f"{profile.name}.yaml"
+    if builtin.exists() and builtin.resolve() != path.resolve():
+        raise UserError.single(
+            shown, f"{profile.name!r} is the built-in profile's name; a copy must have its own, since the name "
+            "prefixes every physical name (buckets, endpoints, roles)", line=lines.get(("name",)), field="name")
+    return profile, layer
 
 
 def resolve(
     profile: str, environment: str, *, stack: str | None = None, overrides: Layer | None = None,
-    stack_file: str | None = None, aws_region: str | None = None, profile_line: int | None = None,
+    stack_file: str | None = None, aws_region: str | None = None, region_line: int | None = None,
+    profile_line: int | None = None,
 ) -> StackSpec:
-    """Merge a profile's body, its overlay for ``environment`` and stack overrides, then validate the result."""
+    """Merge a profile's body, its overlay for ``environment`` and stack overrides, then validate the result.
+
+    Raises UserError naming the file and line that set each bad value (profile, overlay or stack file).
+    """
     path = profile_path(profile)
     if not path.exists():
         raise UserError.single(
-            stack_file or display_path(path),
-            f"no profile {profile!r}: built-in profiles are {', '.join(builtin_profiles())}",
-            field=f"{PROJECT}:profile" if stack_file else "", line=profile_line,
+            stack_file or "<command line>",
+            f"no profile {profile!r}: built-in profiles are {', '.join(builtin_profiles())}"
+            f"{did_you_mean(profile, builtin_profiles())}",
+            field=f"{PROJECT}:profile" if stack_file else "--profile", line=profile_line,
         )
     parsed, layer = load_profile(path)
     if environment not in ENVIRONMENTS:
-        raise UserError.single(
-            stack_file or layer.file, f"unknown environment {environment!r}; expected one of {ENVIRONMENTS}",
-            field="mlopsgen:environment",
-        )
+        raise UserError.single(stack_file or "<command line>", _unknown_environment(environment),
+                               field=f"{PROJECT}:environment" if stack_file else "--env")
     body_keys = set(ProfileBody.model_fields)
     base = {k: v for k, v in layer.data.items() if k in body_keys}
     overlay = layer.data.get("environments", {}).get(environment) or {}
-    layers = [Layer(layer.file, base, layer.lines)]
-    layers.append(Layer(layer.file, overlay, _sub_lines(layer.lines, ("environments", environment))))
+    layers = [Layer(layer.file, base, layer.lines, raw=layer.raw)]
+    env_path = ("environments", environment)
+    layers.append(Layer(layer.file, overlay, _sub_lines(layer.lines, env_path), prefix=f"environments.{environment}.",
+                        raw=_sub_lines(layer.raw, env_path)))
     if aws_region:
-        layers.append(Layer(stack_file or "", {"region": aws_region}, {}))
+        layers.append(Layer(stack_file or "", {"region": aws_region},
+                            {("region",): region_line} if region_line else {}, prefix="aws:"))
     if overrides is not None:
         layers.append(overrides)
     merged: dict[str, Any] = {}
@@ -228,7 +252,7 @@ def resolve(
     try:
         body = ProfileBody.model_validate(merged)
     except ValidationError as exc:
-        raise UserError(_problems(exc, layers, merged)) from None
+        raise UserError(_problems(exc, layers, merged, ProfileBody)) from None
     return StackSpec(
         stack=stack or environment, environment=environment, profile_name=parsed.name,
         description=parsed.description, body=body, profile_file=layer.file, stack_file=stack_file,
@@ -236,48 +260,68 @@ def resolve(
     )
 
 
+def _unknown_environment(environment: object) -> str:
+    return (f"unknown environment {environment!r}; expected one of {', '.join(ENVIRONMENTS)}"
+            f"{did_you_mean(environment, ENVIRONMENTS)}")
+
+
 def stack_file_path(stack: str) -> Path:
     return STACKS_DIR / f"Pulumi.{stack}.yaml"
 
 
-def read_stack_config(path: Path) -> tuple[dict[str, Any], dict[Path_, int], str]:
+def read_stack_config(path: Path) -> tuple[dict[str, Any], dict[Path_, int], dict[Path_, str], str]:
     shown = display_path(path)
-    if not path.exists():
+    if not path.is_file():
         raise UserError.single(shown, "no such stack file")
-    data, lines = _compose(path)
+    data, lines, raw = _compose(path)
     if not isinstance(data, dict) or not isinstance(data.get("config", {}), dict):
         raise UserError.single(shown, "a stack file must be a mapping with a 'config' mapping", line=1)
-    return data.get("config") or {}, lines, shown
+    return data.get("config") or {}, lines, raw, shown
 
 
 def load_stack(stack: str, path: Path | None = None) -> StackSpec:
-    """Resolve ``stacks/Pulumi.<stack>.yaml`` (or ``path``): the profile it names, its environment, overrides."""
+    """Resolve ``stacks/Pulumi.<stack>.yaml`` (or ``path``): the profile it names, its environment, overrides.
+
+    A profile given as a file (``mlopsgen:profile: my-profile.yaml``) is found relative to the stack file's
+    folder; a bare name is a built-in profile.
+    """
     path = path or stack_file_path(stack)
-    config, lines, shown = read_stack_config(path)
+    config, lines, raw, shown = read_stack_config(path)
+
+    def line(key: str) -> int | None:
+        return lines.get(("config", key))
+
+    known = sorted(f"{PROJECT}:{k}" for k in STACK_KEYS)
     for key in config:
         namespace, _, name = str(key).partition(":")
         if namespace == PROJECT and name not in STACK_KEYS:
-            raise UserError.single(
-                shown, f"unknown setting; expected one of {sorted(STACK_KEYS)}",
-                line=lines.get(("config", key)), field=str(key),
-            )
-    profile = config.get(f"{PROJECT}:profile")
+            raise UserError.single(shown, f"unknown setting; expected one of {', '.join(known)}"
+                                   f"{did_you_mean(key, known)}", line=line(str(key)), field=str(key))
+    profile_key, env_key, overrides_key = (f"{PROJECT}:{k}" for k in ("profile", "environment", "overrides"))
+    profile = config.get(profile_key)
     if not isinstance(profile, str) or not profile:
+        raise UserError.single(shown, "required: the profile name or file", line=line(profile_key) or
+                               lines.get(("config",)), field=profile_key)
+    if env_key in config:
+        environment = config[env_key]
+        if environment not in ENVIRONMENTS:
+            raise UserError.single(shown, _unknown_environment(environment), line=line(env_key), field=env_key)
+    elif stack in ENVIRONMENTS:
+        environment = stack
+    else:
         raise UserError.single(
-            shown, "required: the profile name or file", line=lines.get(("config",)), field=f"{PROJECT}:profile"
-        )
-    environment = config.get(f"{PROJECT}:environment", stack)
-    if not isinstance(environment, str):
-        raise UserError.single(shown, "must be a string", line=lines.get(("config", f"{PROJECT}:environment")),
-                               field=f"{PROJECT}:environment")
-    overrides_key = f"{PROJECT}:overrides"
+            shown, f"not set, so the stack's name {stack!r} would be the environment, and it is not one: "
+            f"add '{env_key}: ' with one of {', '.join(ENVIRONMENTS)}", line=lines.get(("config",)), field=env_key)
     raw_overrides = config.get(overrides_key) or {}
     if not isinstance(raw_overrides, dict):
-        raise UserError.single(shown, "must be a mapping of profile fields",
-                               line=lines.get(("config", overrides_key)), field=overrides_key)
-    overrides = Layer(shown, raw_overrides, _sub_lines(lines, ("config", overrides_key)))
+        raise UserError.single(shown, "must be a mapping of profile fields", line=line(overrides_key),
+                               field=overrides_key)
+    overrides = Layer(shown, raw_overrides, _sub_lines(lines, ("config", overrides_key)),
+                      prefix=f"{overrides_key}.", raw=_sub_lines(raw, ("config", overrides_key)))
     region = config.get("aws:region")
+    if region is not None and not isinstance(region, str):
+        raise UserError.single(shown, "expected a region name such as us-east-1", line=line("aws:region"),
+                               field="aws:region")
     profile_ref = profile if not profile.endswith((".yaml", ".yml")) else str(path.parent / profile)
     return resolve(profile_ref, environment, stack=stack, overrides=overrides, stack_file=shown,
-                   aws_region=str(region) if region else None,
-                   profile_line=lines.get(("config", f"{PROJECT}:profile")))
+                   aws_region=region or None, region_line=line("aws:region"), profile_line=line(profile_key))

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from infra.profiles.validators import (
     ENVIRONMENTS,
     check_bucket_prefix,
+    check_cidr,
     check_rds_instance_class,
+    check_region,
     check_sagemaker_instance_type,
     check_schedule_expression,
+    check_timezone,
 )
+from infra.profiles.wording import did_you_mean
 from infra.runtime.abtest.policy import GuardrailPolicy
 from infra.runtime.drift.config import DriftConfig
 
@@ -211,16 +215,17 @@ Monitoring = Annotated[LambdaDriftMonitoring, Field(discriminator="kind")]
 class Automation(Strict):
     ingestion_schedule: Schedule = Field("cron(0 2 * * ? *)", description="Daily data ingestion")
     retraining_schedule: Schedule = Field("cron(0 3 ? * SUN *)", description="Weekly retraining")
-    timezone: str = Field("UTC", pattern=r"^[A-Za-z_]+(/[A-Za-z_+-]+)*$")
+    timezone: str = Field("UTC", description="IANA time zone in which the cron(...) and at(...) schedules run")
     ingestion_source_prefix: str = Field("landing/", pattern=r"^[a-zA-Z0-9!_.*'()/-]*/$")
 
     _check_schedules = field_validator("ingestion_schedule", "retraining_schedule")(check_schedule_expression)
+    _check_timezone = field_validator("timezone")(check_timezone)
 
 
 # ---------------------------------------------------------------- networking
 class VpcNetworking(Strict):
     kind: Literal["vpc"] = "vpc"
-    cidr: str = Field("10.42.0.0/16", pattern=r"^\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-4])$")
+    cidr: str = Field("10.42.0.0/16", description="Private IPv4 network of the VPC, /16 to /24")
     availability_zones: int = Field(2, ge=2, le=3)
     nat_gateways: int = Field(1, ge=0, le=3, description="0: no internet egress from private subnets")
     interface_endpoints: list[str] = Field(
@@ -228,6 +233,8 @@ class VpcNetworking(Strict):
         description="VPC interface endpoints so private subnets reach AWS APIs without a NAT gateway",
     )
     flow_logs: bool = protective(True, "no VPC flow logs")
+
+    _check_cidr = field_validator("cidr")(check_cidr)
 
     @model_validator(mode="after")
     def _nat_fits(self) -> VpcNetworking:
@@ -254,7 +261,7 @@ class Security(Strict):
 class ProfileBody(Strict):
     """Everything an environment overlay may change."""
 
-    region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    region: str = Field("us-east-1", description="AWS region, such as us-east-1")
     artifact_store: ArtifactStore = Field(default_factory=S3ArtifactStore)
     tracking: Tracking = Field(default_factory=MlflowOnEcs)
     registry: Registry = Field(default_factory=SageMakerModelRegistry)
@@ -264,6 +271,8 @@ class ProfileBody(Strict):
     automation: Automation = Field(default_factory=Automation)
     networking: Networking = Field(default_factory=VpcNetworking)
     security: Security = Field(default_factory=Security)
+
+    _check_region = field_validator("region")(check_region)
 
 
 class Profile(ProfileBody):
@@ -284,6 +293,26 @@ class Profile(ProfileBody):
     def _known_environments(cls, value: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
         unknown = sorted(set(value) - set(ENVIRONMENTS))
         if unknown:
-            raise ValueError(f"unknown environment {unknown[0]!r}; expected one of {', '.join(ENVIRONMENTS)}")
+            raise ValueError(f"unknown environment {unknown[0]!r}; expected one of {', '.join(ENVIRONMENTS)}"
+                             f"{did_you_mean(unknown[0], ENVIRONMENTS)}")
+        return value
+
+    @field_validator("environments")
+    @classmethod
+    def _distinct_bucket_names(cls, value: dict[str, dict[str, object]], info: ValidationInfo) -> dict[str, Any]:
+        """Environments must not share buckets: a bucket_prefix set in the body needs one per environment."""
+        body_store = info.data.get("artifact_store")
+        body_prefix = getattr(body_store, "bucket_prefix", None)
+        prefixes: dict[str, list[str]] = {}
+        for env in ENVIRONMENTS:
+            store = (value.get(env) or {}).get("artifact_store")
+            prefix = store.get("bucket_prefix", body_prefix) if isinstance(store, dict) else body_prefix
+            if isinstance(prefix, str):
+                prefixes.setdefault(prefix, []).append(env)
+        shared = {p: envs for p, envs in prefixes.items() if len(envs) > 1}
+        if shared:
+            prefix, envs = next(iter(shared.items()))
+            raise ValueError(f"artifact_store.bucket_prefix {prefix!r} is used by {' and '.join(envs)}: bucket names "
+                             "are global, so set a different bucket_prefix in each environment's overlay")
         return value
 

@@ -2,68 +2,53 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from infra.profiles.schedule import parse as parse_schedule
+from infra.profiles.wording import did_you_mean
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_AT = re.compile(r"^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)$")
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#L W-]+$")
-_MONTHS = "JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC"
-_DAYS = "SUN|MON|TUE|WED|THU|FRI|SAT"
-# (low, high, names) per AWS cron field: minutes hours day-of-month month day-of-week year
-_CRON_RANGES: list[tuple[int, int, str]] = [
-    (0, 59, ""),
-    (0, 23, ""),
-    (1, 31, ""),
-    (1, 12, _MONTHS),
-    (1, 7, _DAYS),
-    (1970, 2199, ""),
-]
-_CRON_NAMES = ("minutes", "hours", "day-of-month", "month", "day-of-week", "year")
-
-
-def _check_cron_field(value: str, low: int, high: int, names: str, label: str) -> None:
-    if value in ("*", "?"):
-        return
-    if not _CRON_FIELD.match(value):
-        raise ValueError(f"cron {label} field {value!r} has characters AWS does not accept")
-    token_pattern = rf"(\d+|{names})" if names else r"(\d+)"
-    for part in value.split(","):
-        core = part.split("/")[0].rstrip("L").split("#")[0].rstrip("W")
-        if core in ("*", ""):
-            continue
-        for bound in core.split("-"):
-            if not re.fullmatch(token_pattern, bound):
-                raise ValueError(f"cron {label} field {value!r} is not valid")
-            if bound.isdigit() and not low <= int(bound) <= high:
-                raise ValueError(f"cron {label} value {bound} is outside {low}-{high}")
 
 
 def check_schedule_expression(value: str) -> str:
-    """Validate an EventBridge Scheduler expression: rate(...), cron(6 fields) or at(...)."""
-    value = value.strip()
-    if m := _RATE.match(value):
-        amount, unit = int(m.group(1)), m.group(2)
-        if amount < 1:
-            raise ValueError("rate must be at least 1")
-        if (amount == 1) != (not unit.endswith("s")):
-            raise ValueError(f"use 'rate(1 {unit.rstrip('s')})' for one and plural units above one")
-        return value
-    if _AT.match(value):
-        return value
-    if value.startswith("cron(") and value.endswith(")"):
-        fields = value[5:-1].split()
-        if len(fields) != 6:
-            raise ValueError(
-                f"cron needs 6 fields (minutes hours day-of-month month day-of-week year), got {len(fields)}"
-            )
-        for field_value, (low, high, names), label in zip(fields, _CRON_RANGES, _CRON_NAMES, strict=True):
-            _check_cron_field(field_value, low, high, names, label)
-        if (fields[2] == "?") == (fields[4] == "?"):
-            raise ValueError("cron needs '?' in exactly one of day-of-month and day-of-week")
-        return value
-    raise ValueError(f"{value!r} is not a schedule expression: use rate(...), cron(...) or at(...)")
+    """Validate an EventBridge Scheduler expression: rate(...), cron(6 fields) or at(...) (see `schedule`)."""
+    return parse_schedule(value).text
+
+
+def check_timezone(value: str) -> str:
+    """An IANA time zone name, as EventBridge Scheduler's ScheduleExpressionTimezone takes (zoneinfo's database)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        hint = did_you_mean(value, available_timezones()) or "; for example UTC, Europe/Berlin or America/New_York"
+        raise ValueError(f"{value!r} is not an IANA time zone{hint}") from None
+    return value
+
+
+def check_cidr(value: str) -> str:
+    """A private IPv4 network between /16 and /24 given by its network address (RFC 1918)."""
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an IPv4 network such as 10.42.0.0/16 ({exc})") from None
+    if not 16 <= network.prefixlen <= 24:
+        raise ValueError(f"{value!r}: the VPC's prefix length must be between /16 and /24")
+    if not any(network.subnet_of(private) for private in _PRIVATE):
+        raise ValueError(f"{value!r} is not in a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)")
+    return value
+
+
+_PRIVATE = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+
+
+def check_region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError(f"{value!r} is not an AWS region name such as us-east-1 or eu-central-1")
+    return value
 
 
 _BUCKET_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$")
