@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
+from rich.padding import Padding
 from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.table import Table
+from rich.text import Text
 
 from infra.cli.common import console, err_console, user_errors
-from infra.cli.stacks import EnvOpt, ProfileOpt, StackOpt, select
+from infra.cli.preview import render_loosened, render_outputs, short_type
+from infra.cli.stacks import EnvOpt, ProfileOpt, StackOpt, select, selection_args
 from infra.errors import Problem, UserError
 
 if TYPE_CHECKING:
@@ -62,36 +66,50 @@ def up(
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, default=str))
         return
-    _summary(result, spec.stack)
+    _summary(result, selection_args(stack, profile, env))
 
 
-def _summary(result: SandboxResult, stack: str) -> None:
+def _reason_group(reason: str) -> str:
+    """Resources recorded because they reference a recorded one are grouped by that one (moto's words dropped)."""
+    m = _REFERENCE.match(reason)
+    return f"they reference {short_type(m.group(1))} {m.group(2)}, which is itself recorded" if m else reason
+
+
+_REFERENCE = re.compile(r"^references (\S+) (\S+), which is recorded, not emulated")
+
+
+def render_recorded(recorded: list[dict[str, str]], out: Console) -> None:
+    """What moto cannot create, grouped by reason, then by type: short enough to read at 80 columns."""
+    groups: dict[str, dict[str, list[str]]] = {}
+    for r in recorded:
+        groups.setdefault(_reason_group(r["reason"]), {}).setdefault(short_type(r["type"]), []).append(r["name"])
+    out.print(Text(f"\nRecorded, not emulated ({len(recorded)}): moto cannot create these, so they get "
+                   "synthesized outputs and are checked structurally only.", style="bold"))
+    for reason, by_type in groups.items():
+        out.print(Padding(Text(f"Why: {reason}", style="dim"), (0, 0, 0, 2)), highlight=False)
+        for typ, names in sorted(by_type.items()):
+            out.print(Padding(Text.assemble((typ, "cyan"), "  ", ", ".join(sorted(names))), (0, 0, 0, 4)),
+                      highlight=False)
+
+
+def _summary(result: SandboxResult, selection: str) -> None:
     graph = result.graph
-    console.print(
-        f"[bold green]sandbox deploy of {graph.profile}/{graph.environment}[/]: "
-        f"{len(result.emulated)} resources created in emulated AWS and verified, "
-        f"{len(result.recorded)} recorded, not emulated ({result.coverage:.0%} emulated)."
-    )
+    console.print(Text.assemble(
+        (f"sandbox deploy of {graph.profile}/{graph.environment}", "bold green"),
+        f": {len(result.emulated)} resources created in emulated AWS and verified, "
+        f"{len(result.recorded)} recorded, not emulated ({result.coverage:.0%} emulated)."))
     if result.recorded:
-        table = Table(title="recorded, not emulated (moto cannot create these)")
-        table.add_column("type")
-        table.add_column("name")
-        table.add_column("reason")
-        for r in result.recorded:
-            table.add_row(r["type"], r["name"], r["reason"])
-        console.print(table)
-    for line in graph.loosened:
-        console.print(f"[yellow]loosened default[/] {line}", highlight=False)
-    steps = Table.grid(padding=(0, 3))
-    steps.add_column(style="bold")
-    steps.add_column()
+        render_recorded(result.recorded, console)
+    render_outputs(graph.outputs, console)
+    render_loosened(graph.loosened, console)
+    console.print("\nNext (mlopsgen is in .venv/bin):")
     for command, what in (
-        (f"mlopsgen preview --stack {stack} --json", "every resource with its inputs and options"),
-        (f"mlopsgen simulate --stack {stack}", "30 days of ingestion, retraining, drift and A/B tests"),
+        (f"mlopsgen preview {selection}", "every resource under its component, and the outputs"),
+        (f"mlopsgen simulate {selection}", "30 days of ingestion, retraining, drift and A/B tests"),
         ("mlopsgen validate", "check every profile and stack file"),
         ("make test", "the offline test suite"),
-        (f"pulumi up -s {stack}", "a real deploy: needs the Pulumi CLI, AWS credentials and Docker"),
     ):
-        steps.add_row(command, what)
-    console.print("\nNext (mlopsgen is in .venv/bin):")
-    console.print(steps)
+        console.print(Text.assemble("  ", (command, "bold")), soft_wrap=True, highlight=False)
+        console.print(Text(f"      {what}", style="dim"), highlight=False)
+    console.print("A real deploy needs the Pulumi CLI, AWS credentials and Docker: see the README's "
+                  "\"Deploy for real\".", highlight=False)

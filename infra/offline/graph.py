@@ -40,6 +40,7 @@ class ResourceGraph:
     environment: str
     resources: list[ResourceRecord] = field(default_factory=list)
     loosened: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)  # the stack's exports, secrets masked
 
     @property
     def custom(self) -> list[ResourceRecord]:
@@ -61,4 +62,6 @@ class ResourceGraph:
             "profile": self.profile,
             "environment": self.environment,
             "resources": [r.to_json() for r in self.resources],
+            "outputs": self.outputs,
+            "loosenedDefaults": self.loosened,
         }

@@ -62,6 +62,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+async def _plain_output(value: Any) -> Any:
+    """A stack output's value as JSON, with secrets masked."""
+    if isinstance(value, pulumi.Output):
+        if await value.is_secret():
+            return SECRET_MARK
+        value = await value.future()
+    return _jsonable(value)
+
+
 def _name_of(urn: str) -> str | None:
     """The parent's logical name; None for the stack itself (a top-level resource)."""
     if not urn or "::pulumi:pulumi:Stack::" in urn:
@@ -175,14 +184,20 @@ def run_program(spec: StackSpec, mocks: GraphMocks) -> ResourceGraph:
         loop = _ensure_event_loop()
         executor = ThreadPoolExecutor(thread_name_prefix="pulumi-mock")
         loop.set_default_executor(executor)
+        async def run_and_read_outputs() -> dict[str, Any]:
+            await run_pulumi_func(program)
+            # Stack exports never reach the monitor: they are on the root stack resource.
+            root = pulumi_settings.get_root_resource()
+            return {key: await _plain_output(value) for key, value in (getattr(root, "outputs", None) or {}).items()}
+
         try:
-            _sync_await(run_pulumi_func(program))
+            outputs = _sync_await(run_and_read_outputs())
         finally:
             executor.shutdown(wait=True)
             loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="pulumi-mock"))
             pulumi.runtime.set_all_config({}, [])
         graph = ResourceGraph(stack=spec.stack, profile=spec.profile_name, environment=spec.environment,
-                              loosened=loosened_defaults(spec))
+                              loosened=loosened_defaults(spec), outputs=outputs)
         for (typ, name), meta in monitor._pending.items():
             graph.resources.append(ResourceRecord(
                 type=typ, name=name, parent=_name_of(meta["parent"]), inputs=mocks.inputs.get((typ, name), {}),

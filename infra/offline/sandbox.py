@@ -172,6 +172,8 @@ class SandboxResult:
             "recorded": self.recorded,
             "failed": self.failed,
             "coverage": round(self.coverage, 4),
+            "outputs": self.graph.outputs,
+            "loosenedDefaults": self.graph.loosened,
         }
 
 
