@@ -24,10 +24,13 @@ from infra.runtime.drift.config import DriftConfig, load_config
 from infra.runtime.drift.monitor import DriftMonitor
 from infra.runtime.drift.report import DriftReport, Severity
 
-ReferenceOpt = Annotated[Path, typer.Option("--reference", help="Reference data (.csv or .parquet)")]
-CurrentOpt = Annotated[Path, typer.Option("--current", help="Current data to judge (.csv or .parquet)")]
+ReferenceOpt = Annotated[Path, typer.Option("--reference", metavar="FILE", help="Reference data (.csv or .parquet)")]
+CurrentOpt = Annotated[
+    Path, typer.Option("--current", metavar="FILE", help="Current data to judge (.csv or .parquet)")
+]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="DriftConfig as JSON or YAML (methods, thresholds, rules)")
+    Path | None,
+    typer.Option("--config", metavar="FILE", help="DriftConfig as JSON or YAML (methods, thresholds, rules)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the full report as JSON")]
 

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from infra.cli.common import console, err_console, user_errors
+from infra.cli.common import check_output_path, console, err_console, user_errors
 from infra.cli.stacks import EnvOpt, ProfileOpt, StackOpt, select
 from infra.errors import UserError
 
@@ -29,10 +29,12 @@ def simulate(
     stack: StackOpt = None,
     profile: ProfileOpt = None,
     env: EnvOpt = None,
-    days: Annotated[int, typer.Option(help="Days to simulate", min=1, max=365)] = 30,
-    drift_day: Annotated[int, typer.Option(help="Day the input distribution shifts (beyond --days: never)")] = 12,
-    seed: Annotated[int, typer.Option(help="Random seed of the synthetic data and traffic")] = 7,
-    chart: Annotated[Path, typer.Option(help="Where to write the timeline chart (PNG)")] = Path("out/simulation.png"),
+    days: Annotated[int, typer.Option(metavar="N", help="Days to simulate", min=1, max=365)] = 30,
+    drift_day: Annotated[int, typer.Option(metavar="DAY", min=0,
+                                           help="Day the input distribution shifts (beyond --days: never)")] = 12,
+    seed: Annotated[int, typer.Option(metavar="N", help="Random seed of the synthetic data and traffic")] = 7,
+    chart: Annotated[Path, typer.Option(metavar="FILE", help="Where to write the timeline chart (PNG)")] = Path(
+        "out/simulation.png"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON")] = False,
 ) -> None:
     """Deploy the stack into the sandbox and run it day by day, calling the real handlers.
@@ -46,6 +48,7 @@ def simulate(
 
     if chart.suffix.lower() != ".png":
         raise UserError.single(str(chart), "the chart is written as PNG: use a .png file name", field="--chart")
+    check_output_path(chart, "--chart")  # before 30 days of simulation, not after
     spec = select(stack, profile, env)
     scenario = Scenario(days=days, seed=seed, drift_day=drift_day)
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +43,8 @@ class StackContext:
         return name_prefix(self.spec)
 
     def name(self, suffix: str, limit: int = 63) -> str:
-        """A physical name within AWS's length limit; never ending in a hyphen, which AWS rejects."""
-        return f"{self.prefix}-{suffix}"[:limit].rstrip("-")
+        """A physical name within AWS's length limit (see `shorten`)."""
+        return shorten(f"{self.prefix}-{suffix}", limit)
 
     @property
     def protect_data(self) -> bool:
@@ -54,6 +55,16 @@ class StackContext:
         return pulumi.ResourceOptions(
             parent=parent, protect=self.protect_data, retain_on_delete=self.protect_data
         )
+
+
+def shorten(name: str, limit: int) -> str:
+    """`name` if it fits in `limit` characters; else cut, with a 6-hex-digit hash of the whole name appended, so
+    names that differ only past the cut (`...-staging-mlflow` and `...-prod-mlflow`) stay different. Never ends in
+    a hyphen, which AWS rejects."""
+    if len(name) <= limit:
+        return name.rstrip("-")
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[: limit - 7].rstrip('-')}-{digest}"
 
 
 def name_prefix(spec: StackSpec) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -15,7 +14,6 @@ from infra.profiles.model import SageMakerModelRegistry
 
 REPOSITORIES = ("training", "serving", "mlflow", "runtime")
 KEEP_IMAGES = 30
-REPO_ROOT = Path(__file__).resolve().parents[3]
 DOCKERFILE = "infra/runtime/Dockerfile"
 
 
@@ -26,10 +24,13 @@ class RuntimeImage:
 
     def __init__(self, repository: aws.ecr.Repository, parent: Capability):
         auth = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
+        # Paths relative to the project root (Pulumi runs the program there): the inputs stay the same on every
+        # machine, and `pulumi preview` does not need Docker.
         self.image = docker_build.Image(
             "runtime-image",
-            context={"location": str(REPO_ROOT)},
-            dockerfile={"location": str(REPO_ROOT / DOCKERFILE)},
+            context={"location": "."},
+            dockerfile={"location": DOCKERFILE},
+            build_on_preview=False,
             platforms=[docker_build.Platform.LINUX_AMD64],
             push=True,
             tags=[pulumi.Output.concat(repository.repository_url, ":latest")],
