@@ -1,0 +1,1 @@
+"""Cost, complexity and scalability: pricing catalog, usage scenarios, estimator and comparator."""

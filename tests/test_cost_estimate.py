@@ -1,0 +1,159 @@
+"""The estimator over the synthesized graph: coverage, traceability, the hand-checked scenario, the CLI."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infra.cli.main import app
+from infra.cost.catalog import load_catalog
+from infra.cost.costing import price_stack
+from infra.cost.estimate import SHARED, cents, runs_per_month
+from infra.cost.scenario import load_scenario
+from infra.offline.graph import ResourceGraph
+
+FIXTURES = Path(__file__).parent / "fixtures" / "cost"
+CATALOG = load_catalog()
+STARTUP = load_scenario("stacks/scenarios/startup.yaml")
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_resource_is_priced_or_known_free(graphs: dict[str, ResourceGraph], env: str) -> None:
+    est = price_stack(graphs[env], STARTUP, CATALOG).estimate
+    assert est.unpriced == []
+    priced = {line.resource for line in est.lines}
+    free = {name for name, _, _ in est.free}
+    assert {r.name for r in graphs[env].custom} <= priced | free
+
+
+def test_every_line_traces_to_a_catalog_entry(graphs: dict[str, ResourceGraph]) -> None:
+    est = price_stack(graphs["prod"], STARTUP, CATALOG).estimate
+    for line in est.lines:
+        if line.category == "people":
+            assert line.unit_price == D(str(STARTUP.engineer_hourly_cost))
+            continue
+        entry = CATALOG.prices[line.price_id]
+        assert (line.unit_price, line.source, line.read, line.grade) == (entry.price, entry.source, entry.read,
+                                                                         entry.grade)
+    assert {line.price_id for line in est.unsourced_lines} == {"aws.vpc.public_ipv4", "aws.cloudwatch.dashboard"}
+
+
+def test_hand_scenario_matches_the_hand_computation_to_the_cent(graphs: dict[str, ResourceGraph]) -> None:
+    """tests/fixtures/cost/hand.yaml on the dev stack, priced by hand from the catalog (730 h a month)."""
+    hand = {
+        "S3 data 10 GB x 6 months, artifacts 5 GB; 10k PUT, 100k GET": 60 * D("0.023") + 5 * D("0.023")
+        + 10 * D("0.005") + 100 * D("0.0004"),
+        "dashboard (UNSOURCED $3), KMS key $1": D(3) + D(1),
+        "5 interface endpoints x 2 AZs x 730 h x $0.01, 10 GB x $0.01": 5 * 2 * 730 * D("0.01") + 10 * D("0.01"),
+        "ALB 730 h x $0.0225 + 730 LCU-h x $0.008": 730 * D("0.0225") + 730 * D("0.008"),
+        "6 log groups: 1 GB x $0.50 ingest, 1 GB x 14 days (x 12/365 months) x $0.03": 6 * (D("0.5") + D(14) * 12 / 365
+                                                                                             * D("0.03")),
+        "4 ECR repositories x 2 GB x $0.10": 4 * 2 * D("0.1"),
+        "2 secrets (admin password, RDS-managed) x $0.40": 2 * D("0.4"),
+        "RDS db.t4g.micro single-AZ 730 h x $0.016 + 20 GB x $0.115": 730 * D("0.016") + 20 * D("0.115"),
+        "8 alarms x $0.10 + 2 custom metrics x $0.30": 8 * D("0.1") + 2 * D("0.3"),
+        "drift monitor and ingestion: daily (730/24 runs) x 30 s x 2 GB": 2 * (D(730) / 24 * 30 * 2 * D("0.0000166667")
+                                                                             + D(730) / 24 / 10**6 * D("0.2")),
+        "A/B controller: hourly (730 runs) x 30 s x 0.5 GB": 730 * 30 * D("0.5") * D("0.0000166667")
+        + D(730) / 10**6 * D("0.2"),
+        "MLflow on Fargate: 0.5 vCPU, 1 GB, 1 task, 730 h": 730 * D("0.5") * D("0.04048") + 730 * D("0.004445"),
+        "champion and challenger ml.t2.medium, 1 instance each": 2 * 730 * D("0.056"),
+        "training 4 runs x 2 h on spot (1 - 0.5) x $0.115; processing 4 x 0.5 h": 4 * 2 * D("0.5") * D("0.115")
+        + 4 * D("0.5") * D("0.115"),
+        "people: (4 self-run service + 1 database + 1 network + 2 per model) h x $80": (4 + 1 + 1 + 2) * D(80),
+    }
+    scenario = load_scenario(FIXTURES / "hand.yaml")
+    est = price_stack(graphs["dev"], scenario, CATALOG).estimate
+    assert cents(est.total) == cents(sum(hand.values(), D(0))) == D("861.73")
+    assert cents(est.by_category["people"]) == D("640.00")
+    assert cents(est.by_category["serving"]) == D("81.76")
+    assert cents(est.by_group["recommender"]) == cents(2 * 730 * D("0.056") + D("0.46") + D("0.23"))
+
+
+def test_scenario_models_beyond_the_profiles_are_priced_as_copies(graphs: dict[str, ResourceGraph]) -> None:
+    est = price_stack(graphs["prod"], STARTUP, CATALOG).estimate
+    groups = est.by_group
+    assert set(groups) == {SHARED, *(m.name for m in STARTUP.models)}
+    assert any("priced as a copy" in note for note in est.notes)
+    # Five endpoints with a champion (2 x ml.m5.large) and a challenger (1) each: 5 x 3 x 730 h x $0.115.
+    serving = sum((x.monthly for x in est.lines if x.resource == "serving-config"), D(0))
+    assert serving == 5 * 3 * 730 * D("0.115")
+
+
+def test_traffic_beyond_max_capacity_is_a_limit_and_scales_instances(graphs: dict[str, ResourceGraph]) -> None:
+    busy = STARTUP.model_copy(update={"models": [STARTUP.models[0].model_copy(update={
+        "inference": STARTUP.models[0].inference.model_copy(update={"requests_per_month": 50_000_000})})]})
+    est = price_stack(graphs["prod"], busy, CATALOG).estimate
+    champion = next(x for x in est.lines if x.component.startswith("champion"))
+    # 50M / (730 x 60) = 1141.6 a minute over 200 per instance = 6 instances (max 6); the 3x peak needs 18.
+    assert champion.quantity == 6 * 730
+    assert any("above its max capacity 6" in limit for limit in est.limits)
+
+
+@pytest.mark.parametrize(("expression", "runs"), [
+    ("rate(1 hour)", D(730)), ("rate(15 minutes)", D(730) * 4), ("cron(0 6 * * ? *)", D(730) / 24),
+    ("cron(0 3 ? * SUN *)", D(730) / 24 / 7), ("cron(0,30 8-17 ? * MON-FRI *)", 2 * 10 * D(730) / 24 * 5 / 7),
+])
+def test_schedule_runs_per_month(expression: str, runs: D) -> None:
+    assert abs(runs_per_month(expression, D(730)) - runs) < D("1e-9")
+
+
+def test_cost_cli_json_and_table() -> None:
+    result = CliRunner().invoke(app, ["cost", "--stack", "dev", "--scenario", str(FIXTURES / "hand.yaml"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["monthly_total"] == 861.73
+    assert {"resource", "component", "quantity", "unit", "unit_price", "monthly_cost", "price"} <= set(data["lines"][0])
+    table = CliRunner().invoke(app, ["cost", "--stack", "dev"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "shared platform" in table.output and "unsourced price" in table.output
+
+
+def test_cost_diff_between_stacks() -> None:
+    result = CliRunner().invoke(app, ["cost", "diff", "--base-stack", "dev", "--stack", "prod", "--scenario",
+                                      str(FIXTURES / "hand.yaml"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    expected = data["new"]["monthly_total"] - data["base"]["monthly_total"]
+    assert data["monthly_delta"] == pytest.approx(expected, abs=0.01)
+    nat = [c for c in data["changes"] if c["resource"].startswith("network-nat-us-east-1")]
+    # prod adds 3 NAT gateways (the scenario sends no data through them): 730 h x $0.045 each.
+    assert [(c["component"], c["base"], c["new"]) for c in nat] == [("NAT gateway", 0, 32.85)] * 3
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("name: x\nmodels:\n  - name: a\n    training: {runs_per_month: -1}\n", ":4: models.0.training.runs_per_month"),
+    ("name: x\nteam_size: many\nmodels: [{name: a}]\n", ":2: team_size"),
+    ("name: x\nmodels: [{name: a}]\nspeed: 3\n", ":3: speed: unknown field"),
+    ("name: x\nmodels: []\n", ":2: models"),
+    ("name: x\nmodels: [{name: a}]\nweights: {cost: 0, learning_curve: 0, operating_burden: 0, scalability: 0}\n",
+     ":3: weights"),
+    ("- a\n", ":1: a scenario must be a YAML mapping"),
+])
+def test_bad_scenario_names_file_line_and_field(tmp_path: Path, text: str, where: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["cost", "--stack", "dev", "--scenario", str(path)])
+    assert result.exit_code == 2
+    assert where in result.output and "Traceback" not in result.output
+
+
+def test_scenario_schema_file_is_current() -> None:
+    from infra.cost.scenario import SCENARIO_SCHEMA_FILE, scenario_schema_text
+
+    assert SCENARIO_SCHEMA_FILE.read_text(encoding="utf-8") == scenario_schema_text(), \
+        "run: mlopsgen scenario schema -o stacks/scenario.schema.json"
+
+
+def test_a_price_nobody_published_is_listed_unpriced_not_zero() -> None:
+    from infra.offline.preview import preview
+    from infra.profiles.loader import resolve
+
+    graph = preview(resolve(str(Path(__file__).parent / "fixtures" / "managed-mlflow.yaml"), "prod"))
+    est = price_stack(graph, STARTUP, CATALOG).estimate
+    [tracking] = [u for u in est.unpriced if u.type == "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer"]
+    assert "hourly price not found" in tracking.reason
+    assert not [x for x in est.lines if x.type == tracking.type]
