@@ -160,13 +160,13 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     shown = display_path(path)
     if not path.exists():
         raise UserError.single(shown, "no such scenario file")
-    data, lines = _compose(path)
+    data, lines, raw = _compose(path)
     if not isinstance(data, dict):
         raise UserError.single(shown, "a scenario must be a YAML mapping", line=1)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_problems(exc, [Layer(shown, data, lines)], data)) from None
+        raise UserError(_problems(exc, [Layer(shown, data, lines, raw=raw)], data, Scenario)) from None
 
 
 def scenario_schema_text() -> str:
