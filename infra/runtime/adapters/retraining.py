@@ -1,9 +1,9 @@
 """Starting a retraining run when drift calls for it, behind one small interface.
 
 The drift monitor only needs "start retraining for this reason, once". Each orchestrator implements that
-(a SageMaker pipeline execution here, a Vertex AI pipeline job in `infra.runtime.adapters.gcp`; others register
-under their own names),
-and the monitor picks one by name (env `RETRAINING_TRIGGER`), configured from a settings mapping (the Lambda's
+(a SageMaker pipeline execution here, a Vertex AI pipeline job in `infra.runtime.adapters.gcp`, a Kubeflow
+Pipelines run in `infra.runtime.adapters.kubeflow`; others register under their own names), and the monitor
+picks one by name (env `RETRAINING_TRIGGER`), configured from a settings mapping (the function's
 environment), so a new trigger needs no change to the handler.
 
 Idempotency: every request carries a key derived from the model and the batch it judged. SageMaker receives
@@ -115,9 +115,16 @@ def _vertex_pipeline(settings: Mapping[str, str]) -> RetrainingTrigger:
     return VertexPipelineTrigger.from_settings(settings)
 
 
+def _kubeflow_pipeline(settings: Mapping[str, str]) -> RetrainingTrigger:
+    from infra.runtime.adapters.kubeflow import KubeflowPipelineTrigger  # only where KFP is the orchestrator
+
+    return KubeflowPipelineTrigger.from_settings(settings)
+
+
 RETRAINING_TRIGGERS: dict[str, TriggerFactory] = {
     "sagemaker-pipeline": SageMakerPipelineTrigger.from_settings,
     "vertex-pipeline": _vertex_pipeline,
+    "kubeflow-pipeline": _kubeflow_pipeline,
 }
 """Retraining triggers by name (env `RETRAINING_TRIGGER`); other orchestrators' triggers register here."""
 

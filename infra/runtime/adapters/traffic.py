@@ -2,8 +2,8 @@
 
 The A/B controller only needs "what is the split now" and "make it this". Each serving platform implements
 that (SageMaker production-variant weights here; a Vertex AI endpoint's traffic split in
-`infra.runtime.adapters.gcp`; others register under their own names), and the controller picks one by name
-(env `TRAFFIC_CONTROLLER`).
+`infra.runtime.adapters.gcp`; KServe InferenceGraph Splitter weights in `infra.runtime.adapters.kserve`;
+others register under their own names), and the controller picks one by name (env `TRAFFIC_CONTROLLER`).
 
 SageMaker specifics handled here, because they decide whether a rollback actually happens:
 - UpdateEndpointWeightsAndCapacities is rejected while the endpoint is not InService (e.g. still `Updating`
@@ -211,9 +211,19 @@ def _vertex_endpoint() -> TrafficController:
     return VertexEndpointTraffic()
 
 
+def _kserve_inferencegraph() -> TrafficController:
+    # Imported here: the kubernetes client is only needed where this controller runs.
+    import os
+
+    from infra.runtime.adapters.kserve import KServeGraphTraffic
+
+    return KServeGraphTraffic.from_env(os.environ)
+
+
 TRAFFIC_CONTROLLERS: dict[str, TrafficControllerFactory] = {
     "sagemaker-variants": SageMakerVariantTraffic,
     "vertex-endpoint": _vertex_endpoint,
+    "kserve-inferencegraph": _kserve_inferencegraph,
 }
 """Traffic controllers by name (env `TRAFFIC_CONTROLLER`); other serving platforms' adapters register here."""
 
