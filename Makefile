@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench fuzz clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ typecheck: $(STAMP)
 bench: $(STAMP)  ## benchmarks against their peers (installs the peers into $(VENV)-bench)
 	$(BIN)/python benchmarks/ab_guardrail.py
 	bash benchmarks/run_drift_vs_evidently.sh
+
+fuzz: $(STAMP)  ## 2,000 generated and mutated profile and stack files through validate, preview and sandbox up
+	$(BIN)/python benchmarks/fuzz_profiles.py --cases 2000 --sandbox 50
 
 clean:
 	rm -rf $(VENV) $(VENV)-bench build .pytest_cache .mypy_cache .ruff_cache
