@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from infra.cli.common import check_output_path, console, err_console, user_errors
 from infra.cli.stacks import EnvOpt, ProfileOpt, StackOpt, select
 from infra.errors import UserError
 
-SHOWN = {"deploy", "first-model", "retraining", "registered", "held", "challenger", "drift-injected", "drift",
-         "alarm", "advance", "rollback", "promote", "srm_halt"}
 STYLE = {"rollback": "bold red", "promote": "bold green", "drift": "bold yellow", "alarm": "yellow",
          "srm_halt": "bold red", "challenger": "cyan"}
 
@@ -33,14 +35,18 @@ def simulate(
     drift_day: Annotated[int, typer.Option(metavar="DAY", min=0,
                                            help="Day the input distribution shifts (beyond --days: never)")] = 12,
     seed: Annotated[int, typer.Option(metavar="N", help="Random seed of the synthetic data and traffic")] = 7,
+    start: Annotated[datetime | None, typer.Option(metavar="DATE", formats=["%Y-%m-%d"],
+                                                   help="First simulated day, UTC (default: --days days ago)")] = None,
     chart: Annotated[Path, typer.Option(metavar="FILE", help="Where to write the timeline chart (PNG)")] = Path(
         "out/simulation.png"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON")] = False,
 ) -> None:
     """Deploy the stack into the sandbox and run it day by day, calling the real handlers.
 
-    Daily ingestion, weekly retraining, a challenger per approved model, drift injected on --drift-day
-    (alarm and retraining), the A/B guardrail rolling back a worse challenger and promoting an equal one.
+    Each schedule (ingestion, retraining, drift monitor, A/B guardrail) fires at the times its expression and the
+    profile's time zone give; a challenger per approved model, drift injected on --drift-day (alarm and
+    retraining), the A/B guardrail rolling back a worse challenger and promoting an equal one. Times are shown
+    in the profile's time zone.
     """
     from infra.offline.simulation.chart import render
     from infra.offline.simulation.engine import Scenario
@@ -50,7 +56,7 @@ def simulate(
         raise UserError.single(str(chart), "the chart is written as PNG: use a .png file name", field="--chart")
     check_output_path(chart, "--chart")  # before 30 days of simulation, not after
     spec = select(stack, profile, env)
-    scenario = Scenario(days=days, seed=seed, drift_day=drift_day)
+    scenario = Scenario(days=days, seed=seed, drift_day=drift_day, start=start.date() if start else None)
     if as_json:
         timeline = run(spec, scenario)
     else:
@@ -62,22 +68,20 @@ def simulate(
     if as_json:
         typer.echo(json.dumps({**timeline.to_json(), "chart": str(path)}, indent=2))
         return
+    zone = ZoneInfo(timeline.timezone)
     table = Table(title=f"{spec.profile_name}/{spec.environment}: {days} days from {timeline.start.isoformat()}")
     table.add_column("day", justify="right")
-    table.add_column("time")
+    table.add_column(f"time ({timeline.timezone})")
     table.add_column("event")
     table.add_column("detail", overflow="fold")
     for event in timeline.events:
-        if event.kind in SHOWN:
-            style = STYLE.get(event.kind, "")
-            table.add_row(str(event.day), event.at.strftime("%m-%d %H:%M"), f"[{style}]{event.kind}[/]" if style
-                          else event.kind, event.detail)
+        table.add_row(str(event.day), event.at.astimezone(zone).strftime("%a %m-%d %H:%M"),
+                      Text(event.kind, style=STYLE.get(event.kind, "")), Text(event.detail))
     console.print(table)
-    console.print(
-        f"rollbacks {timeline.count('rollback')}, promotions {timeline.count('promote')}, drift detections "
-        f"{timeline.count('drift')}, alarms {timeline.count('alarm')}, alerts {timeline.count('alert')}; "
-        f"chart: [bold]{path}[/]"
-    )
+    counts = Counter(event.kind for event in timeline.events)
+    console.print(Text(", ".join(f"{kind} {n}" for kind, n in counts.items()) + f"; chart: {path}"), highlight=False)
+    console.print(Text("Schedules: " + ", ".join(f"{job} {expr}" for job, expr in timeline.schedules.items())
+                       + f" ({timeline.timezone})"), highlight=False)
     console.print("\n[dim]What the simulation does in AWS's place:[/]")
     for note in timeline.notes:
-        console.print(f"[dim]- {note}[/]", highlight=False)
+        console.print(Text(f"- {note}", style="dim"), highlight=False)

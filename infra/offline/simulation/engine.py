@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -27,13 +28,18 @@ from infra.offline.sandbox import SandboxResult, SandboxSession, deploy
 from infra.offline.simulation.alarms import evaluate_alarms
 from infra.offline.simulation.data import SCHEMA, daily_batch, to_csv
 from infra.profiles.loader import StackSpec
+from infra.profiles.schedule import parse as parse_schedule
 from infra.runtime.abtest.experiment import load_experiment
 from infra.runtime.deploy import DeployDependencies, DeploySettings
 from infra.runtime.handlers import ab_controller, deployer, drift_monitor, ingestion
 from infra.runtime.jobs import baseline as baseline_job
 
 NOTES = (
-    "EventBridge Scheduler does not fire in moto: the simulation calls each schedule's target at its time.",
+    "EventBridge Scheduler does not fire in moto: the simulation calls each schedule's target at the times its "
+    "expression and the profile's time zone give (infra/profiles/schedule.py).",
+    "A new stack has no model: after the first ingestion the simulation starts one training run, as an operator "
+    "would; later runs come from the retraining schedule and from drift.",
+    "Each day's export lands in the landing prefix at 00:00 UTC; traffic is served in hourly batches at half past.",
     "moto completes pipeline executions without running their steps: the simulation runs the pipeline's "
     "Baseline step (infra.runtime.jobs.baseline) on the latest day's curated data and registers the model "
     "version the RegisterModel step would.",
@@ -55,10 +61,9 @@ class Scenario:
     visitors_per_day: int = 400_000
     base_conversion: float = 0.05
     drift_day: int = 12
-    retrain_every_days: int = 7
     # True relative conversion lift of model versions 2, 3, ... against version 1 (later ones: 0).
     challenger_lifts: tuple[float, ...] = (-0.08, 0.0)
-    controller_hours: tuple[int, ...] = (6, 12, 18, 23)  # hourly in a real stack; four looks a day here
+    start: date | None = None  # first simulated day (UTC); default: `days` days before today
 
 
 @dataclass
@@ -71,10 +76,11 @@ class Event:
 
 @dataclass
 class Split:
-    """The endpoint's traffic split while serving one hour."""
+    """The endpoint's traffic split while serving one hour, and the model each variant served."""
 
     at: datetime
     weights: dict[str, float]
+    models: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,6 +91,7 @@ class DayStats:
     conversions: dict[str, int]
     drift_share: float | None
     drifted: bool
+    by_model: dict[str, tuple[int, int]] = field(default_factory=dict)  # model name -> (visitors, conversions)
 
 
 @dataclass
@@ -99,19 +106,26 @@ class Timeline:
     sandbox: SandboxResult | None = None
     drift_threshold: float = 0.5
     notes: tuple[str, ...] = NOTES
+    timezone: str = "UTC"  # the schedules' time zone, in which events are shown
+    schedules: dict[str, str] = field(default_factory=dict)  # job -> schedule expression
 
     def count(self, kind: str) -> int:
         return sum(1 for e in self.events if e.kind == kind)
 
     def to_json(self) -> dict[str, Any]:
+        zone = ZoneInfo(self.timezone)
         return {
             "stack": self.stack,
             "start": self.start.isoformat(),
             "days": self.scenario.days,
-            "events": [{"day": e.day, "at": e.at.isoformat(), "kind": e.kind, "detail": e.detail}
-                       for e in self.events],
+            "timezone": self.timezone,
+            "schedules": self.schedules,
+            "events": [{"day": e.day, "at": e.at.isoformat(), "local": e.at.astimezone(zone).isoformat(),
+                        "kind": e.kind, "detail": e.detail} for e in self.events],
             "daily": [{"day": d.day, "date": d.date.isoformat(), "visitors": d.visitors,
-                       "conversions": d.conversions, "drift_share": d.drift_share} for d in self.days],
+                       "conversions": d.conversions, "drift_share": d.drift_share,
+                       "by_model": {name: {"visitors": v, "conversions": c} for name, (v, c) in d.by_model.items()}}
+                      for d in self.days],
             "models": self.models,
             "notes": list(self.notes),
         }
@@ -148,10 +162,13 @@ class Simulation:
                  on_day: Callable[[int], None] | None = None) -> None:
         self.spec, self.session, self.scenario, self.on_day = spec, session, scenario, on_day
         self.rng = np.random.default_rng(scenario.seed)
-        self.start = datetime.now(UTC).date() - timedelta(days=scenario.days)
+        self.start = scenario.start or datetime.now(UTC).date() - timedelta(days=scenario.days)
         self.clock = Clock(datetime.combine(self.start, time(0), UTC))
         self.timeline = Timeline(stack=spec.stack, scenario=scenario, start=self.start,
-                                 drift_threshold=spec.body.monitoring.drift.drift_share)
+                                 drift_threshold=spec.body.monitoring.drift.drift_share,
+                                 timezone=spec.body.automation.timezone, schedules=schedules(spec))
+        self.fires = fire_times(self.timeline.schedules, spec.body.automation.timezone, self.clock.now,
+                                scenario.days)
         self.handled_executions: set[str] = set()
         self.version = 0
 
@@ -188,9 +205,6 @@ class Simulation:
     def event(self, day: int, kind: str, detail: str) -> None:
         self.timeline.events.append(Event(day, self.clock.now, kind, detail))
 
-    def at(self, day: int, hour: int, minute: int = 0) -> None:
-        self.clock.now = datetime.combine(self.start + timedelta(days=day), time(hour, minute), UTC)
-
     # ------------------------------------------------------------------ the day
     def run(self) -> Timeline:
         self.setup()
@@ -202,50 +216,62 @@ class Simulation:
         return self.timeline
 
     def simulate_day(self, day: int) -> None:
+        """The day's scheduled jobs at their times (UTC day `day`), between the export landing at 00:00 and the
+        alarm evaluation at 23:59; traffic is served hour by hour."""
         s = self.scenario
         today = self.start + timedelta(days=day)
+        midnight = datetime.combine(today, time(0), UTC)
         drifted = day >= s.drift_day
-        # 01:00 the day's export lands; 02:00 the daily ingestion schedule fires
-        self.at(day, 1)
+        self.clock.now = midnight
         batch = daily_batch(self.rng, s.rows_per_day, drifted=drifted)
         landing = self.env["ingestion"]["LANDING_PREFIX"]
         self.s3.put_object(Bucket=self.data_bucket, Key=f"{landing}events-{today.isoformat()}.csv", Body=to_csv(batch))
         if day == s.drift_day:
             self.event(day, "drift-injected", "input distribution shifted (baskets, sessions, device mix)")
-        self.at(day, 2)
+        visitors = {"champion": 0, "challenger": 0}
+        conversions = {"champion": 0, "challenger": 0}
+        by_model: dict[str, tuple[int, int]] = {}
+        drift_share: float | None = None
+        agenda = [(t, JOBS.index(job), job) for job, times in self.fires.items() for t in times
+                  if midnight <= t < midnight + timedelta(days=1)]
+        agenda += [(midnight + timedelta(hours=h, minutes=30), JOBS.index("traffic"), "traffic") for h in range(24)]
+        for at, _, job in sorted(agenda):
+            self.clock.now = at
+            if job == "ingestion":
+                self.ingest(day, today)
+            elif job == "retraining":
+                expression = self.timeline.schedules[job]
+                self.start_retraining(day, today, f"scheduled pipeline execution started ({expression})")
+            elif job == "drift":
+                drift_share = self.monitor_drift(day, today)
+                self.complete_executions(day, today)  # a drift-triggered retraining
+            elif job == "guardrail":
+                self.look(day)
+            else:
+                self.serve_hour(visitors, conversions, by_model)
+        self.clock.now = midnight + timedelta(hours=23, minutes=59)
+        for change in evaluate_alarms(self.cloudwatch, self.sns, name_prefix(self.spec), self.clock.now):
+            self.event(day, "alarm", f"{change.name}: {change.old} -> {change.new} ({change.reason})")
+        self.drain_alerts(day)
+        self.timeline.days.append(DayStats(day, today, visitors, conversions, drift_share, drifted, by_model))
+
+    def ingest(self, day: int, today: date) -> None:
         summary = ingestion.run(ingestion.IngestionSettings.from_env(self.env["ingestion"]),
                                 ingestion.IngestionDependencies(s3=self.s3, sns=self.sns, clock=self.clock),
                                 {"date": today.isoformat()})
         self.event(day, "ingestion", f"{len(summary.get('curated', []))} file(s) curated, "
                                      f"{len(summary.get('quarantined', []))} quarantined")
-        # 03:00 retraining: the first run trains version 1; then the weekly schedule
-        self.at(day, 3)
-        if day == 0 or day % s.retrain_every_days == 0:
-            self.sagemaker.start_pipeline_execution(
-                PipelineName=self.pipeline, PipelineExecutionDisplayName=f"weekly-{today.isoformat()}",
-                PipelineParameters=[{"Name": "TrainingData", "Value": f"s3://{self.data_bucket}/curated/"}],
-            )
-            self.event(day, "retraining", "scheduled pipeline execution started")
+        if self.version == 0 and not self.handled_executions:
+            self.start_retraining(day, today, "first training run on the first curated data (a new stack has "
+                                              "no model yet)", kind="first-training")
+
+    def start_retraining(self, day: int, today: date, detail: str, kind: str = "retraining") -> None:
+        self.sagemaker.start_pipeline_execution(
+            PipelineName=self.pipeline, PipelineExecutionDisplayName=f"{kind}-{self.clock.now:%Y%m%dT%H%M}",
+            PipelineParameters=[{"Name": "TrainingData", "Value": f"s3://{self.data_bucket}/curated/"}],
+        )
+        self.event(day, kind, detail)
         self.complete_executions(day, today)
-        # 06:00 the drift monitor runs on today's curated partition
-        self.at(day, 6)
-        drift_share = self.monitor_drift(day, today)
-        self.at(day, 6, 30)
-        self.complete_executions(day, today)
-        # traffic through the day; the A/B controller looks at its scheduled hours
-        visitors = {"champion": 0, "challenger": 0}
-        conversions = {"champion": 0, "challenger": 0}
-        for hour in range(24):
-            self.at(day, hour, 30)
-            self.serve_hour(visitors, conversions)
-            if hour in s.controller_hours:
-                self.at(day, hour, 59)
-                self.look(day)
-        self.at(day, 23, 59)
-        for change in evaluate_alarms(self.cloudwatch, self.sns, name_prefix(self.spec), self.clock.now):
-            self.event(day, "alarm", f"{change.name}: {change.old} -> {change.new} ({change.reason})")
-        self.drain_alerts(day)
-        self.timeline.days.append(DayStats(day, today, visitors, conversions, drift_share, drifted))
 
     # ------------------------------------------------------------------ pieces
     def complete_executions(self, day: int, today: date) -> None:
@@ -337,7 +363,8 @@ class Simulation:
                                      f"retraining {retrain.get('status', 'not triggered')}")
         return float(share) if share is not None else None
 
-    def serve_hour(self, visitors: dict[str, int], conversions: dict[str, int]) -> None:
+    def serve_hour(self, visitors: dict[str, int], conversions: dict[str, int],
+                   by_model: dict[str, tuple[int, int]]) -> None:
         endpoint = self.sagemaker.describe_endpoint(EndpointName=self.deploy_settings.endpoint_name)
         config = self.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
         models = {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]}
@@ -351,13 +378,15 @@ class Simulation:
             converted = int(self.rng.binomial(count, rate)) if count else 0
             visitors[variant] += count
             conversions[variant] += converted
+            seen, won = by_model.get(models.get(variant, variant), (0, 0))
+            by_model[models.get(variant, variant)] = (seen + count, won + converted)
             dims = [{"Name": "EndpointName", "Value": self.deploy_settings.endpoint_name},
                     {"Name": "VariantName", "Value": variant}]
             data += [{"MetricName": "Visitors", "Dimensions": dims, "Value": count, "Timestamp": self.clock.now},
                      {"MetricName": "Conversions", "Dimensions": dims, "Value": converted,
                       "Timestamp": self.clock.now}]
         self.cloudwatch.put_metric_data(Namespace=self.controller_settings.metric_namespace, MetricData=data)
-        self.timeline.splits.append(Split(self.clock.now, {k: v / total for k, v in weights.items()}))
+        self.timeline.splits.append(Split(self.clock.now, {k: v / total for k, v in weights.items()}, models))
 
     def look(self, day: int) -> None:
         deps = ab_controller.Dependencies(s3=self.s3, cloudwatch=self.cloudwatch, sns=self.sns, clock=self.clock)
@@ -375,6 +404,23 @@ class Simulation:
                 body = json.loads(message["Body"])
                 self.event(day, "alert", str(body.get("Subject") or "")[:100])
                 self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
+
+
+# Jobs in the order they run when they fire at the same minute.
+JOBS = ("ingestion", "retraining", "drift", "traffic", "guardrail")
+
+
+def schedules(spec: StackSpec) -> dict[str, str]:
+    """Each scheduled job of the stack and its EventBridge Scheduler expression, as the program deploys them."""
+    body = spec.body
+    return {"ingestion": body.automation.ingestion_schedule, "retraining": body.automation.retraining_schedule,
+            "drift": body.monitoring.drift_schedule, "guardrail": body.monitoring.ab_guardrail_schedule}
+
+
+def fire_times(expressions: dict[str, str], timezone: str, start: datetime, days: int) -> dict[str, list[datetime]]:
+    """When each job fires in the `days` days from `start` (its creation): aware UTC datetimes."""
+    zone, end = ZoneInfo(timezone), start + timedelta(days=days)
+    return {job: parse_schedule(expr).fire_times(start, end, zone) for job, expr in expressions.items()}
 
 
 def simulate(spec: StackSpec, scenario: Scenario, on_day: Callable[[int], None] | None = None) -> Timeline:
