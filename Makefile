@@ -29,6 +29,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)  ## benchmarks against their peers (installs the peers into $(VENV)-bench)
 	$(BIN)/python benchmarks/ab_guardrail.py
 	bash benchmarks/run_drift_vs_evidently.sh
+	$(BIN)/python benchmarks/compare_startup.py
 
 fuzz: $(STAMP)  ## 2,000 generated and mutated profile and stack files through validate, preview and sandbox up
 	$(BIN)/python benchmarks/fuzz_profiles.py --cases 2000 --sandbox 50

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from typing import Any
+
 import pytest
 
 from infra.offline.graph import ResourceGraph
@@ -23,3 +26,11 @@ def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say plainly when the headless-browser test of the comparison report could not run."""
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        terminalreporter.write_line(
+            "NOTE: the browser test (tests/test_compare.py, HTML report in headless Chromium) did not run: "
+            "the chromium package is not installed (.ci/run installs it when CI=true)", yellow=True, bold=True)

@@ -191,6 +191,9 @@ class Placed:
 def place(graph: ResourceGraph, scenario: Scenario) -> tuple[list[Placed], list[str]]:
     """Shared resources once, then each scenario model's resources (its own, or copies of a template)."""
     shared, models = split_models(graph)
+    # Registration order under the mock runtime is concurrent; prices and reports need one order.
+    shared = sorted(shared, key=lambda r: (r.type, r.name))
+    models = {name: sorted(records, key=lambda r: (r.type, r.name)) for name, records in sorted(models.items())}
     placed = [Placed(r, SHARED, None) for r in shared]
     notes: list[str] = []
     if not models:
@@ -223,6 +226,7 @@ class PriceContext:
     placed: list[Placed]
     estimate: Estimate
     current: Placed | None = None
+    seen: set[tuple[Any, ...]] = field(default_factory=set)  # what a pricer counts once per stack
 
     @property
     def hours(self) -> Decimal:

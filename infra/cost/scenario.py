@@ -92,6 +92,9 @@ class Assumptions(Strict):
         0.6, ge=0, lt=1, description="Share of the on-demand price saved by managed spot training "
         "(AWS: 'up to 90%'; billed = training time x (1 - saving))",
     )
+    onboarding_amortisation_months: float = Field(
+        12, gt=0, description="Months over which onboarding time is spread in total cost of ownership"
+    )
 
 
 class Weights(Strict):

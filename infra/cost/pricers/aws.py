@@ -182,11 +182,9 @@ def metric_alarm(ctx: PriceContext, p: Placed) -> None:
     namespace = str(i.get("namespace", "AWS/"))
     if namespace.startswith("AWS/"):
         return
-    key = (namespace, i.get("metricName"), json.dumps(i.get("dimensions"), sort_keys=True), p.group)
-    earlier = [x for x in ctx.placed[: ctx.placed.index(p)] if x.record.type == p.record.type and x.group == p.group
-               and (str(x.record.inputs.get("namespace")), x.record.inputs.get("metricName"),
-                    json.dumps(x.record.inputs.get("dimensions"), sort_keys=True), x.group) == key]
-    if not earlier:
+    key = ("custom metric", namespace, i.get("metricName"), json.dumps(i.get("dimensions"), sort_keys=True), p.group)
+    if key not in ctx.seen:
+        ctx.seen.add(key)
         ctx.add(f"custom metric {namespace}/{i.get('metricName')}", "monthly", 1, "metric-month",
                 "aws.cloudwatch.custom_metric")
 
@@ -208,7 +206,8 @@ def lambda_function(ctx: PriceContext, p: Placed) -> None:
             runs += runs_per_month(str(s.record.inputs.get("scheduleExpression", "")), ctx.hours)
     memory_gb = dec(p.record.inputs.get("memorySize", 128)) / 1024
     seconds = dec(ctx.scenario.operations.function_seconds_per_run)
-    ctx.add(f"compute ({runs.normalize():f} scheduled runs x {seconds} s x {memory_gb} GB)", "usage",
+    ctx.add(f"compute ({runs.quantize(Decimal('0.01')).normalize():f} scheduled runs x {seconds} s x {memory_gb} GB)",
+            "usage",
             runs * seconds * memory_gb, "GB-second", "aws.lambda.gb_second")
     ctx.add("requests", "usage", runs / 1_000_000, "1M requests", "aws.lambda.requests")
 

@@ -1,0 +1,55 @@
+"""Benchmark: the whole comparison for the startup scenario, under 10 seconds.
+
+Times, in one process: synthesizing each profile's graph once (the real program under Pulumi's mock runtime,
+including the first import of the cloud SDKs), pricing, the three sweeps (models 1-50, requests 1e4-1e9 a month,
+team 1-30), the sensitivity analysis, and rendering the Markdown/HTML report with its charts (written to a
+temporary directory). Also prints how many times the graphs were priced (each synthesized once). Exits 1 above
+the target. Wall time depends on what else the machine runs; CPU time is printed beside it.
+
+Usage: python benchmarks/compare_startup.py [--scenario stacks/scenarios/startup.yaml] [--target 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scenario", default="stacks/scenarios/startup.yaml")
+    parser.add_argument("--target", type=float, default=10.0)
+    args = parser.parse_args()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+
+    from infra.cost.catalog import load_catalog
+    from infra.cost.compare import compare, synthesize
+    from infra.cost.report import render, write
+    from infra.cost.scenario import load_scenario
+
+    scenario, catalog = load_scenario(args.scenario), load_catalog()
+    phases: list[tuple[str, float]] = []
+    t = time.perf_counter()
+    graphs, missing = synthesize(scenario)
+    phases.append((f"synthesize {len(graphs)} graph(s), imports included", time.perf_counter() - t))
+    t = time.perf_counter()
+    result = compare(graphs, missing, scenario, catalog)
+    phases.append((f"price, sweep, sensitivity ({result.pricings} pricings)", time.perf_counter() - t))
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        write(render(result), Path(tmp))
+    phases.append(("render report and charts", time.perf_counter() - t))
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    for name, seconds in phases:
+        print(f"  {name:<52} {seconds:6.2f} s")
+    print(f"compared {', '.join(graphs)}; not compared: {', '.join(missing) or 'none'}")
+    verdict = "PASS" if wall < args.target else "FAIL"
+    print(f"{verdict}: whole comparison {wall:.2f} s wall ({cpu:.2f} s CPU), target < {args.target:g} s")
+    return 0 if verdict == "PASS" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

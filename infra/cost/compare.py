@@ -1,0 +1,374 @@
+"""Compare profiles for one scenario: cost, complexity, scalability sweeps, crossovers, sensitivity, a verdict.
+
+Each profile's graph is synthesized once (the real program under the mock runtime); every sweep point and
+sensitivity probe re-prices that graph with a changed scenario or catalog. A profile the scenario names that is
+not built in is listed as not compared, with the reason: no number is invented for it.
+
+Recommendation: for each criterion (monthly cost, onboarding person-weeks, operating hours a month, monthly
+cost at the models sweep's top), a profile scores best/value in [0, 1]; the weighted sum of scores (the
+scenario's weights, normalised) ranks the profiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from infra.cost.catalog import Catalog
+from infra.cost.costing import StackCost, price_stack
+from infra.cost.estimate import CATEGORIES, cents, dec
+from infra.cost.scenario import ModelUsage, Scenario
+from infra.errors import UserError
+from infra.offline.graph import ResourceGraph
+
+MODEL_COUNTS = (1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 50)
+REQUEST_TOTALS = tuple(int(10 ** (e / 2)) for e in range(8, 19))  # 1e4 .. 1e9 a month, half decades
+TEAM_SIZES = (1, 2, 3, 5, 8, 10, 15, 20, 25, 30)
+CRITERIA = ("cost", "learning_curve", "operating_burden", "scalability")
+Progress = Callable[[str], None]
+
+
+# ---------------------------------------------------------------------------------------------- scenario edits
+def with_model_count(scenario: Scenario, n: int) -> Scenario:
+    """n models: the scenario's own, repeated in order (copies renamed name-2, name-3...) or the first n."""
+    base = scenario.models
+    models = []
+    for i in range(n):
+        m = base[i % len(base)]
+        models.append(m if i < len(base) else m.model_copy(update={"name": f"{m.name}-{i // len(base) + 1}"}))
+    return scenario.model_copy(update={"models": models})
+
+
+def with_requests(scenario: Scenario, total: float) -> Scenario:
+    """The same models with their requests scaled so the month's total is `total` (shares kept)."""
+    current = sum(m.inference.requests_per_month for m in scenario.models)
+    shares = [m.inference.requests_per_month / current if current else 1 / len(scenario.models)
+              for m in scenario.models]
+    return scenario.model_copy(update={"models": [
+        _model_requests(m, total * share) for m, share in zip(scenario.models, shares, strict=True)]})
+
+
+def _model_requests(m: ModelUsage, requests: float) -> ModelUsage:
+    return m.model_copy(update={"inference": m.inference.model_copy(update={"requests_per_month": requests})})
+
+
+def onboarding_monthly(cost: StackCost, scenario: Scenario) -> Decimal:
+    """Onboarding person-weeks x 40 h x the engineer cost, spread over the amortisation months."""
+    months = dec(scenario.assumptions.onboarding_amortisation_months)
+    return cost.complexity.person_weeks * 40 * dec(scenario.engineer_hourly_cost) / months
+
+
+# ---------------------------------------------------------------------------------------------- results
+@dataclass
+class Sweep:
+    name: str
+    axis: str
+    xs: list[float]
+    series: dict[str, list[float]]  # profile -> monthly USD per x
+    crossovers: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"axis": self.axis, "x": self.xs, "monthly_usd": self.series, "crossovers": self.crossovers}
+
+
+@dataclass
+class Sensitivity:
+    variable: str
+    base: str
+    low: str
+    high: str
+    totals: dict[str, tuple[float, float]]  # profile -> (total at low, total at high)
+    flip: str | None  # e.g. "engineer_hourly_cost = $180.00: vertex-managed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"variable": self.variable, "base": self.base, "low": self.low, "high": self.high,
+                "monthly_usd_at_low_high": {k: list(v) for k, v in self.totals.items()}, "flips_at": self.flip}
+
+
+@dataclass
+class Comparison:
+    scenario: Scenario
+    costs: dict[str, StackCost]
+    missing: dict[str, str]
+    scores: dict[str, dict[str, float]]
+    ranking: list[str]
+    reasons: list[str]
+    sweeps: list[Sweep]
+    sensitivity: list[Sensitivity]
+    limits: dict[str, list[str]]
+    pricings: int = 0
+
+    @property
+    def recommended(self) -> str:
+        return self.ranking[0]
+
+    def criteria(self, profile: str) -> dict[str, float]:
+        return {k: float(v) for k, v in _criteria(self.costs[profile], self.sweeps, profile).items()}
+
+    def to_json(self) -> dict[str, Any]:
+        profiles: dict[str, Any] = {}
+        for name, cost in self.costs.items():
+            est = cost.estimate
+            profiles[name] = {
+                "monthly_total": float(cents(est.total)),
+                "by_category": {k: float(cents(v)) for k, v in est.by_category.items()},
+                "by_group": {k: float(cents(v)) for k, v in est.by_group.items()},
+                "onboarding_monthly": float(cents(onboarding_monthly(cost, self.scenario))),
+                "complexity": cost.complexity.to_json(),
+                "scalability": {s.name: dict(zip(s.xs, s.series[name], strict=True)) for s in self.sweeps},
+                "limits": self.limits[name],
+                "unpriced": [u.to_json() for u in est.unpriced],
+                "unsourced_prices": sorted({x.price_id for x in est.unsourced_lines}),
+                "notes": est.notes,
+                "score": self.scores[name],
+                "lines": [x.to_json() for x in est.lines],
+            }
+        return {
+            "scenario": self.scenario.name, "environment": self.scenario.environment,
+            "categories": list(CATEGORIES),
+            "compared": list(self.costs), "not_compared": self.missing,
+            "recommendation": {"profile": self.recommended, "ranking": self.ranking, "reasons": self.reasons},
+            "profiles": profiles,
+            "sweeps": {s.name: s.to_json() for s in self.sweeps},
+            "crossovers": {s.name: s.crossovers for s in self.sweeps},
+            "sensitivity": [s.to_json() for s in self.sensitivity],
+            "graphs_synthesized": len(self.costs), "graphs_priced": self.pricings,
+        }
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+def _criteria(cost: StackCost, sweeps: list[Sweep], profile: str) -> dict[str, Decimal]:
+    models = next(s for s in sweeps if s.name == "models")
+    return {
+        "cost": cost.estimate.total,
+        "learning_curve": cost.complexity.person_weeks,
+        "operating_burden": cost.complexity.burden_hours,
+        "scalability": dec(models.series[profile][-1]),
+    }
+
+
+def score(values: dict[str, dict[str, Decimal]], weights: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Per profile and criterion best/value (1 = best; 0 values score 1), plus the weighted total."""
+    total_weight = sum(weights.values())
+    out: dict[str, dict[str, float]] = {p: {} for p in values}
+    for criterion in CRITERIA:
+        best = min(v[criterion] for v in values.values())
+        for p, v in values.items():
+            out[p][criterion] = 1.0 if v[criterion] <= 0 else float(best / v[criterion]) if best > 0 else 0.0
+    for p in out:
+        out[p]["total"] = sum(out[p][c] * weights[c] for c in CRITERIA) / total_weight
+    return out
+
+
+def _winner(costs: dict[str, StackCost], scenario: Scenario, top_models: dict[str, Decimal]) -> str:
+    values = {p: {"cost": c.estimate.total, "learning_curve": c.complexity.person_weeks,
+                  "operating_burden": c.complexity.burden_hours, "scalability": top_models[p]}
+              for p, c in costs.items()}
+    scores = score(values, scenario.weights.model_dump())
+    return max(scores, key=lambda p: (scores[p]["total"], p))
+
+
+def _crossovers(sweep: Sweep) -> list[dict[str, Any]]:
+    """Where the cheapest profile changes between two sweep points; x interpolated where the curves meet."""
+    found: list[dict[str, Any]] = []
+    names = list(sweep.series)
+    if len(names) < 2:
+        return found
+    cheapest = [min(names, key=lambda n: (sweep.series[n][i], n)) for i in range(len(sweep.xs))]
+    for i in range(1, len(sweep.xs)):
+        a, b = cheapest[i - 1], cheapest[i]
+        if a == b:
+            continue
+        x0, x1 = sweep.xs[i - 1], sweep.xs[i]
+        d0 = sweep.series[a][i - 1] - sweep.series[b][i - 1]
+        d1 = sweep.series[a][i] - sweep.series[b][i]
+        x = x0 + (x1 - x0) * (d0 / (d0 - d1)) if d0 != d1 else x1
+        found.append({"at": round(x, 2), "between": [x0, x1], "from": a, "to": b})
+    return found
+
+
+class Comparator:
+    """Holds each profile's graph (synthesized once) and prices it for any scenario and catalog."""
+
+    def __init__(self, graphs: dict[str, ResourceGraph], catalog: Catalog) -> None:
+        self.graphs = graphs
+        self.catalog = catalog
+        self.ceilings: dict[str, float] = {}  # profile -> first swept traffic whose peak exceeds max capacity
+        self.pricings = 0  # graphs priced (each synthesized once)
+
+    def price(self, scenario: Scenario, catalog: Catalog | None = None) -> dict[str, StackCost]:
+        self.pricings += len(self.graphs)
+        return {p: price_stack(g, scenario, catalog or self.catalog) for p, g in self.graphs.items()}
+
+
+    def sweeps(self, scenario: Scenario, progress: Progress) -> list[Sweep]:
+        sweeps = []
+        for name, axis, xs, edit, tco in (
+            ("models", "models in production", MODEL_COUNTS, lambda n: with_model_count(scenario, int(n)), False),
+            ("requests", "inference requests a month (all models)", REQUEST_TOTALS,
+             lambda n: with_requests(scenario, n), False),
+            ("team", "team size (data scientists); total cost of ownership incl. onboarding", TEAM_SIZES,
+             lambda n: scenario.model_copy(update={"team_size": int(n)}), True),
+        ):
+            progress(f"sweep {name}: {len(xs)} points x {len(self.graphs)} profiles")
+            series: dict[str, list[float]] = {p: [] for p in self.graphs}
+            for x in xs:
+                sc = edit(x)
+                for p, c in self.price(sc).items():
+                    series[p].append(round(float(c.estimate.total + (onboarding_monthly(c, sc) if tco else 0)), 2))
+                    capped = any("max capacity" in t for t in c.estimate.limits)
+                    if name == "requests" and capped and p not in self.ceilings:
+                        self.ceilings[p] = x
+            sweep = Sweep(name, axis, [float(x) for x in xs], series)
+            sweep.crossovers = _crossovers(sweep)
+            sweeps.append(sweep)
+        return sweeps
+
+    def sensitivity(self, scenario: Scenario, costs: dict[str, StackCost], top_models: dict[str, Decimal],
+                    recommended: str, progress: Progress) -> list[Sensitivity]:
+        """One assumption at a time, low and high; where two or more profiles are compared, the value at
+        which the recommendation changes (bisection between the base and the end that changes it)."""
+        variables = _variables(scenario, costs, self.catalog)
+        progress(f"sensitivity: {len(variables)} assumptions")
+        out = []
+        for label, base, low, high, fmt, apply in variables:
+            totals: dict[str, list[float]] = {p: [] for p in self.graphs}
+            for value in (low, high):
+                sc, cat = apply(value)
+                for p, c in self.price(sc, cat).items():
+                    totals[p].append(round(float(c.estimate.total), 2))
+            flip = None
+            if len(self.graphs) > 1:
+                flip = self._flip(base, low, high, apply, recommended, top_models, fmt)
+            out.append(Sensitivity(label, fmt(base), fmt(low), fmt(high),
+                                   {p: (v[0], v[1]) for p, v in totals.items()}, flip))
+        return out
+
+    def _flip(self, base: float, low: float, high: float, apply: Callable[[float], tuple[Scenario, Catalog]],
+              recommended: str, top_models: dict[str, Decimal], fmt: Callable[[float], str]) -> str | None:
+        def winner(value: float) -> str:
+            sc, cat = apply(value)
+            return _winner(self.price(sc, cat), sc, top_models)
+
+        for end in (low, high):
+            if winner(end) == recommended:
+                continue
+            a, b = base, end
+            for _ in range(10):
+                mid = (a + b) / 2
+                a, b = (mid, b) if winner(mid) == recommended else (a, mid)
+            return f"{fmt(b)}: {winner(b)}"
+        return None
+
+
+Variable = tuple[str, float, float, float, Callable[[float], str], Callable[[float], tuple[Scenario, Catalog]]]
+
+
+def _variables(scenario: Scenario, costs: dict[str, StackCost], catalog: Catalog) -> list[Variable]:
+    """The assumptions probed: engineer cost, traffic, spot saving, team size, and the prices that weigh most."""
+    money = "${:,.2f}".format
+
+    def scaled(**changes: Any) -> tuple[Scenario, Catalog]:
+        return scenario.model_copy(update=changes), catalog
+
+    traffic = sum(m.inference.requests_per_month for m in scenario.models)
+    out: list[Variable] = [
+        ("engineer_hourly_cost", scenario.engineer_hourly_cost, scenario.engineer_hourly_cost * 0.5,
+         scenario.engineer_hourly_cost * 2, money, lambda v: scaled(engineer_hourly_cost=v)),
+        ("requests_per_month (all models)", traffic, traffic / 10, traffic * 10, "{:,.0f}".format,
+         lambda v: (with_requests(scenario, v), catalog)),
+        ("spot_saving", scenario.assumptions.spot_saving, 0.0, 0.9, "{:.0%}".format,
+         lambda v: scaled(assumptions=scenario.assumptions.model_copy(update={"spot_saving": v}))),
+        ("team_size", scenario.team_size, 1, max(30, scenario.team_size * 3), "{:.0f}".format,
+         lambda v: scaled(team_size=max(1, round(v)))),
+    ]
+    weight: dict[str, Decimal] = {}
+    for cost in costs.values():
+        for line in cost.estimate.lines:
+            if line.price_id in catalog.prices:
+                weight[line.price_id] = weight.get(line.price_id, Decimal(0)) + line.monthly
+    for price_id in sorted(weight, key=lambda k: (-weight[k], k))[:6]:
+        price = catalog.prices[price_id].price
+        assert price is not None
+        out.append((f"price {price_id}", float(price), float(price) * 0.5, float(price) * 2, "${:g}".format,
+                    _price_change(scenario, catalog, price_id)))
+    return out
+
+
+def synthesize(scenario: Scenario, progress: Progress = lambda _: None) -> tuple[dict[str, ResourceGraph],
+                                                                              dict[str, str]]:
+    """Each of the scenario's profiles that is built in, run once under the mock runtime; the others listed."""
+    from infra.offline.preview import preview
+    from infra.profiles.loader import builtin_profiles, resolve
+
+    available = set(builtin_profiles())
+    graphs: dict[str, ResourceGraph] = {}
+    missing: dict[str, str] = {}
+    for name in scenario.profiles:
+        if name not in available:
+            missing[name] = "not a built-in profile yet: no figures rather than invented ones"
+            continue
+        progress(f"synthesizing {name} ({scenario.environment})")
+        graphs[name] = preview(resolve(name, scenario.environment))
+    return graphs, missing
+
+
+def _price_change(scenario: Scenario, catalog: Catalog, price_id: str) -> Callable[[float], tuple[Scenario, Catalog]]:
+    return lambda v: (scenario, catalog.with_price(price_id, dec(round(v, 10))))
+
+
+def compare(graphs: dict[str, ResourceGraph], missing: dict[str, str], scenario: Scenario, catalog: Catalog,
+            progress: Progress = lambda _: None) -> Comparison:
+    """Price every graph for the scenario, sweep, probe the assumptions and rank the profiles."""
+    if not graphs:
+        raise UserError.single(scenario.name, "none of the scenario's profiles is built in: nothing to compare",
+                               field="profiles")
+    comparator = Comparator(graphs, catalog)
+    progress(f"pricing {len(graphs)} profiles")
+    costs = comparator.price(scenario)
+    sweeps = comparator.sweeps(scenario, progress)
+    values = {p: _criteria(c, sweeps, p) for p, c in costs.items()}
+    scores = score(values, scenario.weights.model_dump())
+    ranking = sorted(scores, key=lambda p: (-scores[p]["total"], p))
+    top_models = {p: v["scalability"] for p, v in values.items()}
+    sensitivity = comparator.sensitivity(scenario, costs, top_models, ranking[0], progress)
+    limits = {p: _limits(c, comparator.ceilings.get(p)) for p, c in costs.items()}
+    return Comparison(scenario, costs, missing, scores, ranking, _reasons(values, ranking, missing), sweeps,
+                      sensitivity, limits, comparator.pricings)
+
+
+def _limits(cost: StackCost, ceiling: float | None) -> list[str]:
+    limits = list(cost.estimate.limits)
+    if ceiling is not None:
+        limits.append(f"traffic sweep: from about {ceiling:,.0f} requests a month the peak needs more instances than "
+                      "an endpoint's max capacity (raise max_capacity or expect throttling)")
+    if cost.complexity.kubernetes:
+        limits.append("needs a Kubernetes cluster the team runs (upgrades, node groups, add-ons)")
+    region = {r.inputs.get("region") for r in cost.estimate.records if r.inputs.get("region")}
+    limits.append(f"single region per stack{' (' + ', '.join(sorted(map(str, region))) + ')' if region else ''}: "
+                  "multi-region serving means one stack per region")
+    return limits
+
+
+def _reasons(values: dict[str, dict[str, Decimal]], ranking: list[str], missing: dict[str, str]) -> list[str]:
+    best = ranking[0]
+    units = {"cost": ("monthly cost", "${:,.2f}"), "learning_curve": ("onboarding", "{:,.1f} person-weeks"),
+             "operating_burden": ("operating burden", "{:,.1f} h a month"),
+             "scalability": ("monthly cost at 50 models", "${:,.2f}")}
+    reasons = []
+    for criterion in CRITERIA:
+        label, fmt = units[criterion]
+        mine = values[best][criterion]
+        others = {p: v[criterion] for p, v in values.items() if p != best}
+        if not others:
+            reasons.append(f"{label}: {fmt.format(float(mine))}")
+            continue
+        rival = min(others, key=lambda p: others[p])
+        verdict = "lowest" if mine <= others[rival] else f"higher than {rival}'s {fmt.format(float(others[rival]))}"
+        reasons.append(f"{label}: {fmt.format(float(mine))} ({verdict})")
+    if len(values) == 1:
+        reasons.insert(0, f"only {best} could be compared: "
+                          + "; ".join(f"{p} not compared ({why})" for p, why in missing.items()))
+    return reasons

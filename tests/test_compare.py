@@ -1,0 +1,140 @@
+"""`mlopsgen compare`: figures per profile, crossovers, sensitivity, the committed report's freshness, and the
+HTML report in headless Chromium (the Debian `chromium` package; the test says so when it cannot run)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infra.cli.main import app
+from infra.cost.catalog import load_catalog
+from infra.cost.compare import Comparison, Sweep, _crossovers, compare, score, synthesize, with_model_count
+from infra.cost.estimate import CATEGORIES
+from infra.cost.report import COMPARISONS_DIR, render
+from infra.cost.scenario import load_scenario
+from infra.profiles.loader import REPO_ROOT, builtin_profiles
+
+STARTUP = load_scenario("stacks/scenarios/startup.yaml")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def comparison() -> Comparison:
+    graphs, missing = synthesize(STARTUP)
+    return compare(graphs, missing, STARTUP, load_catalog())
+
+
+def test_compare_json_gives_every_figure_per_profile(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["compare", "--scenario", "stacks/scenarios/startup.yaml", "--json",
+                                      "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output[result.output.index("{"):])
+    assert set(data["compared"]) | set(data["not_compared"]) == set(STARTUP.profiles)
+    assert set(data["compared"]) == set(STARTUP.profiles) & set(builtin_profiles())
+    for name, p in data["profiles"].items():
+        assert list(p["by_category"]) == list(CATEGORIES)
+        assert sum(p["by_category"].values()) == pytest.approx(p["monthly_total"], abs=0.05), name
+        for figure in ("resources", "distinct_services", "self_run_components", "kubernetes_required", "iam_roles",
+                       "iam_policies", "operating_burden_hours_per_month", "onboarding_person_weeks"):
+            assert figure in p["complexity"]
+        assert set(p["scalability"]) == {"models", "requests", "team"}
+        assert p["limits"]
+    assert set(data["crossovers"]) == {"models", "requests", "team"}
+    assert data["recommendation"]["profile"] in data["compared"]
+    assert (tmp_path / "startup.md").exists() and (tmp_path / "startup.html").exists()
+
+
+def test_models_sweep_is_the_scenario_repriced(comparison: Comparison) -> None:
+    """The sweep's point at the scenario's own model count is the scenario's total; more models cost more."""
+    sweep = next(s for s in comparison.sweeps if s.name == "models")
+    for name, cost in comparison.costs.items():
+        at_five = sweep.series[name][sweep.xs.index(float(len(STARTUP.models)))]
+        assert at_five == pytest.approx(float(cost.estimate.total), abs=0.01)
+        assert sweep.series[name] == sorted(sweep.series[name])
+    assert [m.name for m in with_model_count(STARTUP, 7).models][-2:] == ["recommender-2", "credit-scoring-2"]
+
+
+def test_crossover_is_where_the_cheapest_changes() -> None:
+    # a: 100 + 10x, b: 160 + 4x; they meet at x = 10.
+    xs = [0.0, 5.0, 15.0, 20.0]
+    sweep = Sweep("models", "models", xs, {"a": [100 + 10 * x for x in xs], "b": [160 + 4 * x for x in xs]})
+    assert _crossovers(sweep) == [{"at": 10.0, "between": [5.0, 15.0], "from": "a", "to": "b"}]
+    assert _crossovers(Sweep("m", "m", xs, {"a": [1.0] * 4})) == []
+
+
+def test_score_is_weighted_best_over_value() -> None:
+    values = {"a": {"cost": Decimal(100), "learning_curve": Decimal(2), "operating_burden": Decimal(10),
+                    "scalability": Decimal(1000)},
+              "b": {"cost": Decimal(200), "learning_curve": Decimal(1), "operating_burden": Decimal(10),
+                    "scalability": Decimal(500)}}
+    s = score(values, {"cost": 0.5, "learning_curve": 0.25, "operating_burden": 0.25, "scalability": 0.0})
+    assert s["a"]["total"] == pytest.approx(0.5 * 1 + 0.25 * 0.5 + 0.25 * 1)
+    assert s["b"]["total"] == pytest.approx(0.5 * 0.5 + 0.25 * 1 + 0.25 * 1)
+
+
+def test_sensitivity_moves_the_total_the_right_way(comparison: Comparison) -> None:
+    best = comparison.recommended
+    by_name = {s.variable: s for s in comparison.sensitivity}
+    low, high = by_name["engineer_hourly_cost"].totals[best]
+    hours = float(comparison.costs[best].complexity.burden_hours)
+    # People's time is burden hours x the rate: halving and doubling $100/h moves the total by hours x 50 and x 100.
+    base = float(comparison.costs[best].estimate.total)
+    assert (low, high) == (pytest.approx(base - hours * 50, abs=0.01), pytest.approx(base + hours * 100, abs=0.01))
+    if len(comparison.costs) == 1:
+        assert all(s.flip is None for s in comparison.sensitivity)
+
+
+def test_committed_reports_are_current(comparison: Comparison) -> None:
+    files = render(comparison)
+    stale = [rel for rel, text in files.items()
+             if not (COMPARISONS_DIR / rel).exists() or (COMPARISONS_DIR / rel).read_text(encoding="utf-8") != text]
+    assert not stale, f"stale: {stale}; run: mlopsgen compare --scenario stacks/scenarios/startup.yaml"
+
+
+CHECK = """<script>
+const figures = [...document.querySelectorAll("figure.chart")];
+const result = figures.map(f => {
+  const svg = f.querySelector("svg"); const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+  return {chart: f.dataset.chart, width: box.width, height: box.height,
+          marks: svg ? svg.querySelectorAll("path, use, rect, text").length : 0};
+});
+const out = document.createElement("pre"); out.id = "chart-check"; out.textContent = JSON.stringify(result);
+document.body.appendChild(out);
+</script>"""
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM
+    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="browser test did not run: the chromium package is not installed")
+def test_html_report_renders_its_charts_in_headless_chromium(tmp_path: Path) -> None:
+    report = COMPARISONS_DIR / "startup.html"
+    html = report.read_text(encoding="utf-8")
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.replace("</body>", CHECK + "</body>"), encoding="utf-8")
+    dom = _chromium("--virtual-time-budget=5000", "--dump-dom", probe.as_uri())
+    found = re.search(r'<pre id="chart-check">(.*?)</pre>', dom.stdout, re.S)
+    assert found, dom.stderr[-2000:]
+    charts = json.loads(found.group(1).replace("&quot;", '"'))
+    assert {c["chart"] for c in charts} == {"categories", "models", "requests", "team", "sensitivity"}
+    for c in charts:
+        assert c["width"] > 200 and c["height"] > 100 and c["marks"] > 20, c
+    # The report as shipped: nothing written to the console (errors, warnings, logs), and a screenshot kept
+    # in build/screenshots (not committed) for a reader to look at.
+    screenshot = REPO_ROOT / "build" / "screenshots" / "startup-report.png"
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    run = _chromium("--enable-logging=stderr", "--v=0", "--window-size=1280,4000", f"--screenshot={screenshot}",
+                    report.as_uri())
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+    assert console == []
+    assert screenshot.stat().st_size > 50_000
