@@ -1,8 +1,10 @@
 """`mlopsgen drift`: compare a current data file with a reference file, locally, with the Lambda's code.
 
-Exit code 0 whether or not drift is found: drift is a finding about the data, not a failure of the command
-(scripts read `dataset_drift` from `--json`). Exit code 2 for bad input: a missing or unreadable file, or a
-config that does not parse or validate; the message names the file and the field.
+Exit codes: 0 when the dataset was evaluated, whether or not drift is found: drift is a finding about the data,
+not a failure of the command (scripts read `status` / `dataset_drift` from `--json`). 3 when nothing could be
+tested (status `not evaluated`: a header-only current file, no column in common ...), so that a script never
+reads "no drift" for want of data. 2 for bad input: a missing or unreadable file, a dataset schema or config that
+does not parse or validate; the message names the file and the field.
 """
 
 from __future__ import annotations
@@ -10,19 +12,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
+from pydantic import ValidationError
 from rich.console import JustifyMethod
 from rich.table import Table
 
 from infra.cli.common import console, user_errors
-from infra.errors import UserError
+from infra.errors import Problem, UserError
 from infra.runtime.drift import io
 from infra.runtime.drift.baseline import baseline_from_file
 from infra.runtime.drift.config import DriftConfig, load_config
+from infra.runtime.drift.dataset import CsvDialect, DatasetSchema
 from infra.runtime.drift.monitor import DriftMonitor
-from infra.runtime.drift.report import DriftReport, Severity
+from infra.runtime.drift.report import DriftReport, Severity, Status
 
 ReferenceOpt = Annotated[Path, typer.Option("--reference", metavar="FILE", help="Reference data (.csv or .parquet)")]
 CurrentOpt = Annotated[
@@ -33,6 +35,13 @@ ConfigOpt = Annotated[
     typer.Option("--config", metavar="FILE", help="DriftConfig as JSON or YAML (methods, thresholds, rules)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the full report as JSON")]
+SchemaOpt = Annotated[
+    Path | None,
+    typer.Option("--schema", help="Dataset schema JSON: its `csv` section gives the delimiter, null tokens, encoding"),
+]
+
+NOT_EVALUATED_EXIT = 3
+"""Exit code when no feature could be tested (report status `not evaluated`)."""
 
 _SEVERITY_STYLE = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 
@@ -41,20 +50,37 @@ def register(app: typer.Typer) -> None:
     app.command("drift")(drift)
 
 
-def _check_data_file(path: Path, option: str) -> None:
+def _check_data_file(path: Path, option: str, dialect: CsvDialect) -> None:
     """Exists, has a known suffix and its header/footer can be read (mid-file damage becomes a finding)."""
     if not path.is_file():
         raise UserError.single(str(path), "file not found", field=option)
-    fmt = io.source_format(path.name)
-    if fmt is None:
-        raise UserError.single(str(path), "expected a .csv or .parquet file", field=option)
+    if io.source_format(path.name) is None:
+        raise UserError.single(str(path), "expected a .csv, .tsv, .csv.gz or .parquet file", field=option)
     try:
-        if fmt == "parquet":
-            pq.ParquetFile(path).schema_arrow  # noqa: B018 - reading the footer is the check
-        elif not io.csv_header(path):
-            raise UserError.single(str(path), "empty CSV file (no header row)", field=option)
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-        raise UserError.single(str(path), f"cannot read {fmt}: {exc}", field=option) from None
+        source = io.open_file(path, dialect)
+    except io.UnreadableFile as exc:
+        raise UserError.single(str(path), exc.reason, field=option) from None
+    if not source.names:
+        raise UserError.single(str(path), "empty CSV file (no header row)", field=option)
+
+
+def _load_dialect(path: Path | None) -> CsvDialect:
+    if path is None:
+        return CsvDialect()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError.single(str(path), f"cannot read dataset schema: {exc}", field="--schema") from None
+    try:
+        return DatasetSchema.model_validate_json(text).csv
+    except ValidationError as exc:
+        raise UserError(
+            [
+                Problem(file=str(path), line=None, field=".".join(str(p) for p in e["loc"]) or "(root)",
+                        message=e["msg"])
+                for e in exc.errors()
+            ]
+        ) from None
 
 
 def _fmt(value: float | None) -> str:
@@ -77,7 +103,8 @@ def render(report: DriftReport) -> None:
         table.add_column(column, justify=justify, overflow="fold")
     for r in report.features:
         if not r.tested:
-            table.add_row(r.feature, "[dim]not tested[/]", "", "", "", "", str(r.missing_current))
+            why = "; ".join(r.reasons)
+            table.add_row(r.feature, f"[dim]not evaluated: {why}[/]", "", "", "", "", str(r.missing_current))
             continue
         value = r.adjusted_p_value if r.adjusted_p_value is not None else r.value
         table.add_row(
@@ -94,6 +121,9 @@ def render(report: DriftReport) -> None:
         style = _SEVERITY_STYLE[f.severity]
         where = f"{f.feature}: " if f.feature else ""
         console.print(f"[{style}]{f.severity.value}[/] {f.kind.value}: {where}{f.message}", highlight=False)
+    if report.status is Status.NOT_EVALUATED:
+        console.print(f"[bold yellow]NOT EVALUATED[/]: {'; '.join(report.reasons)}", highlight=False)
+        return
     verdict = "[bold red]DRIFT[/]" if report.dataset_drift else "[green]no dataset drift[/]"
     console.print(
         f"{verdict}: {report.n_drifted} of {report.n_tested} tested features drifted "
@@ -103,22 +133,29 @@ def render(report: DriftReport) -> None:
 
 
 @user_errors
-def drift(reference: ReferenceOpt, current: CurrentOpt, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Compare CURRENT with REFERENCE (CSV or Parquet) per feature; exit 0 whether or not drift is found."""
-    _check_data_file(reference, "--reference")
-    _check_data_file(current, "--current")
+def drift(
+    reference: ReferenceOpt,
+    current: CurrentOpt,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    schema: SchemaOpt = None,
+) -> None:
+    """Compare CURRENT with REFERENCE (CSV or Parquet) per feature. Exit 0 whether or not drift is found, 3 when
+    nothing could be tested (not evaluated), 2 for bad input."""
+    dialect = _load_dialect(schema)
+    _check_data_file(reference, "--reference", dialect)
+    _check_data_file(current, "--current", dialect)
     cfg = load_config(config) if config is not None else DriftConfig()
     try:
-        baseline = baseline_from_file(reference, options=cfg.baseline)
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-        raise UserError.single(str(reference), f"cannot read: {exc}", field="--reference") from None
-    if not baseline.features:
-        reasons = "; ".join(f"{k}: {v}" for k, v in baseline.skipped.items()) or "no columns"
-        raise UserError.single(str(reference), f"no column can be profiled ({reasons})", field="--reference")
-    monitor = DriftMonitor(baseline, cfg)
+        baseline = baseline_from_file(reference, options=cfg.baseline, dialect=dialect, declared=cfg.roles())
+    except io.UnreadableFile as exc:
+        raise UserError.single(str(reference), exc.reason, field="--reference") from None
+    monitor = DriftMonitor(baseline, cfg, dialect=dialect)
     monitor.add_file(current)
     report = monitor.report()
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
-        return
-    render(report)
+    else:
+        render(report)
+    if report.status is Status.NOT_EVALUATED:
+        raise typer.Exit(NOT_EVALUATED_EXIT)

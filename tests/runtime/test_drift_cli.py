@@ -85,7 +85,7 @@ def test_table_and_config(files: dict[str, Path], tmp_path: Path) -> None:
     [
         ("missing-reference", ["nope.parquet", "--reference", "file not found"]),
         ("missing-current", ["nope.csv", "--current", "file not found"]),
-        ("bad-suffix", ["data.txt", "--current", ".csv or .parquet"]),
+        ("bad-suffix", ["data.xlsx", "--current", ".csv, .tsv, .csv.gz or .parquet"]),
         ("broken-parquet", ["broken.parquet", "--current", "cannot read parquet"]),
         ("config-field", ["drift.json", "drift_share", "less than or equal to 1"]),
         ("config-unknown-method", ["drift.json", "features.age.method"]),
@@ -104,7 +104,7 @@ def test_bad_input_exits_2_naming_file_and_field(
     elif case == "missing-current":
         current = tmp_path / "nope.csv"
     elif case == "bad-suffix":
-        current = tmp_path / "data.txt"
+        current = tmp_path / "data.xlsx"
         current.write_text("a,b\n1,2\n")
     elif case == "broken-parquet":
         current = tmp_path / "broken.parquet"

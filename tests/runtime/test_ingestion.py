@@ -93,8 +93,8 @@ BAD_FILES: dict[str, tuple[bytes, Reason, str]] = {
     "unreadable.parquet": (b"PAR1 this is not a parquet file at all", Reason.UNREADABLE, ""),
     "ragged.csv": (
         GOOD_CSV + b"3,1.0,DE,true,2026-05-03,2026-05-31T10:00:00Z,surplus\n",
-        Reason.UNREADABLE,
-        "CSV parse error",
+        Reason.MALFORMED_ROWS,
+        "7 fields where the header has 6",
     ),
     "nulls.csv": (GOOD_CSV.replace(b"\n2,", b"\n,"), Reason.NULL_VALUES, "user_id: 1 null value(s)"),
     "notes.txt": (b"hello", Reason.UNSUPPORTED_FORMAT, ".csv"),

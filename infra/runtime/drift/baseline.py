@@ -29,8 +29,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from infra.runtime.drift import arrays, stats
+from infra.runtime.drift import arrays, roles, stats
 from infra.runtime.drift.config import BaselineOptions
+from infra.runtime.drift.dataset import CsvDialect
+from infra.runtime.drift.roles import Role
 
 if TYPE_CHECKING:  # pyarrow (and io, which needs it) is imported where Arrow data is profiled: see arrays.py
     import pyarrow as pa
@@ -42,6 +44,7 @@ VALUE_BINNING_MAX_UNIQUE = 20
 QUANTILE_LEVELS = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
 Kind = Literal["numeric", "categorical"]
+UNTESTED = frozenset(Role) - roles.TESTED_ROLES
 
 
 class NumericProfile(BaseModel):
@@ -109,7 +112,20 @@ class Baseline(BaseModel):
     options: BaselineOptions = Field(default_factory=BaselineOptions)
     features: dict[str, FeatureProfile]
     skipped: dict[str, str] = Field(default_factory=dict)
-    """Columns not profiled, with the reason (unsupported type, no values, excluded)."""
+    """Columns not tested, with the reason (identifier, free text, datetime, no values, unsupported, excluded)."""
+    roles: dict[str, Role | None] = Field(default_factory=dict)
+    """Every reference column, in file order, with its role (roles.py; None when it has no values). Baselines
+    written before roles existed have none: their features are numeric or categorical by `kind`."""
+
+    def role_of(self, name: str) -> Role | None:
+        if name in self.roles:
+            return self.roles[name]
+        profile = self.features.get(name)
+        return None if profile is None else Role(profile.kind)
+
+    def column_names(self) -> list[str]:
+        """Every reference column, in file order."""
+        return list(dict.fromkeys([*self.roles, *self.features, *self.skipped]))
 
     def to_json(self) -> str:
         return self.model_dump_json()
@@ -296,16 +312,13 @@ def profile_numeric(
 
 
 def profile_categorical(
-    column: pa.Array | pa.ChunkedArray, *, dtype: str, options: BaselineOptions
+    column: pa.Array | pa.ChunkedArray, *, dtype: str, options: BaselineOptions, boolean: bool = False
 ) -> CategoricalProfile:
-    """Category counts of a column (cast to string); nulls are missing."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    """Category counts of a column as text (io.category_strings; `boolean` for a boolean column); nulls are
+    missing."""
     from infra.runtime.drift import io
 
-    strings = column if io.is_string(column.type) else pc.cast(column, pa.string())
-    counts = io.value_counts(strings)
+    counts = io.value_counts(io.category_strings(column, boolean=boolean))
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     kept = dict(ordered[: options.max_categories])
     n = sum(counts.values())
@@ -319,52 +332,92 @@ def profile_categorical(
     )
 
 
+Profiled = tuple[Role | None, FeatureOrReason]
+"""A column's role (None when it has no values) and its profile, or the reason it is not tested."""
+
+
 def _profile_column(
-    name: str, column: pa.ChunkedArray, *, typed: bool, options: BaselineOptions
-) -> NumericProfile | CategoricalProfile | str:
-    """A profile of an Arrow column, or the reason the column is skipped."""
+    name: str, column: pa.ChunkedArray, *, typed: bool, options: BaselineOptions, declared: Role | None
+) -> Profiled:
+    """The role of an Arrow column (roles.py) and its profile, or the reason it is not tested."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from infra.runtime.drift import io
 
-    kind = io.column_kind(column.type)
-    dtype = str(column.type)
-    if not typed and kind == "categorical" and io.is_string(column.type):
-        # Untyped text (CSV): a column is numeric when every non-empty value parses as a number.
-        parsed = io.try_parse_numbers(column)
-        if parsed is not None:
-            kind, dtype = "numeric", "double"
-            column = parsed
-    if name in options.categorical and kind is not None:
-        kind = "categorical"
-    if kind is None:
-        return f"unsupported type {column.type}"
-    if kind == "categorical":
-        if column.null_count == len(column):
-            return "no values in the reference"
-        return profile_categorical(column, dtype=dtype, options=options)
-    return _profile_numbers(io.to_float64(column), dtype=dtype, options=options)
+    if len(column) == column.null_count:
+        return declared, "no values in the reference"
+    if declared in UNTESTED:
+        return declared, f"declared {declared} in the drift config: not tested"
+    t = column.type
+    value_type = t.value_type if pa.types.is_dictionary(t) else t
+    dtype = str(t)
+    role = declared or roles.type_role(t)
+    if role is Role.DATETIME:
+        return role, roles.untested_reason(role)
+    if role is Role.BOOLEAN:
+        try:
+            return role, profile_categorical(column, dtype=dtype, options=options, boolean=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return role, f"declared boolean in the drift config, but {t} values are not booleans"
+    numbers: pa.ChunkedArray | None = None
+    if io.is_number(value_type):
+        numbers = column
+    elif io.is_string(value_type) and (not typed or role is Role.NUMERIC):
+        numbers = io.try_parse_numbers(column)  # CSV carries numbers as text
+        if numbers is not None:
+            dtype = "double"
+    if numbers is not None:
+        if role is Role.CATEGORICAL:
+            return role, profile_categorical(numbers, dtype=dtype, options=options)
+        return _profile_numbers(io.to_float64(numbers), dtype=dtype, options=options, declared=role)
+    if role is Role.NUMERIC:
+        return role, f"declared numeric in the drift config, but {t} values are not numbers"
+    if not io.is_string(value_type):
+        return None, f"unsupported type {t}"
+    strings = column if io.is_string(t) else pc.cast(column, pa.string())
+    inferred, n, n_unique = roles.text_role(strings)
+    role = role or inferred
+    if role in UNTESTED:
+        return role, roles.untested_reason(role, n, n_unique)
+    return role, profile_categorical(strings, dtype=dtype, options=options, boolean=role is Role.BOOLEAN)
 
 
-def _profile_numbers(values: npt.NDArray[np.float64], *, dtype: str, options: BaselineOptions) -> FeatureOrReason:
+def _is_identifier(finite: npt.NDArray[np.float64]) -> bool:
+    """Rule 4 of roles.py: integer values, all distinct, at least IDENTIFIER_MIN_VALUES of them."""
+    if finite.size < roles.IDENTIFIER_MIN_VALUES or not np.array_equal(np.floor(finite), finite):
+        return False
+    return bool(np.unique(finite).size == finite.size)
+
+
+def _profile_numbers(
+    values: npt.NDArray[np.float64], *, dtype: str, options: BaselineOptions, declared: Role | None = None
+) -> Profiled:
     """A numeric profile of float64 values; NaN (and null) and infinite values are counted as missing."""
     is_finite = np.isfinite(values)
     finite = values if is_finite.all() else values[is_finite]
     if finite.size == 0:
-        return "no finite values in the reference"
-    return profile_numeric(finite, dtype=dtype, missing=int(values.size - finite.size), options=options)
+        return declared or Role.NUMERIC, "no finite values in the reference"
+    if declared is None and _is_identifier(finite):
+        return Role.IDENTIFIER, roles.untested_reason(Role.IDENTIFIER, finite.size, finite.size)
+    profile = profile_numeric(finite, dtype=dtype, missing=int(values.size - finite.size), options=options)
+    return Role.NUMERIC, profile
 
 
-def _profile_array(name: str, values: npt.NDArray[Any], *, typed: bool, options: BaselineOptions) -> FeatureOrReason:
+def _profile_array(name: str, values: npt.NDArray[Any], *, typed: bool, options: BaselineOptions,
+                   declared: Role | None) -> Profiled:
     """A profile of a numpy column: numbers directly (float64 without a copy), other dtypes through Arrow."""
     dtype = arrays.numeric_type_name(values.dtype)
-    if dtype is not None and name not in options.categorical:
-        return _profile_numbers(values.astype(np.float64, copy=False), dtype=dtype, options=options)
+    if dtype is not None and declared in (None, Role.NUMERIC):
+        return _profile_numbers(values.astype(np.float64, copy=False), dtype=dtype, options=options,
+                                declared=declared)
     import pyarrow as pa
 
     try:
         column = pa.chunked_array([arrays.to_arrow(values)])
     except arrays.arrow_errors():
-        return f"unsupported type {values.dtype}"
-    return _profile_column(name, column, typed=typed, options=options)
+        return None, f"unsupported type {values.dtype}"
+    return _profile_column(name, column, typed=typed, options=options, declared=declared)
 
 
 def compute_baseline(
@@ -375,30 +428,38 @@ def compute_baseline(
     options: BaselineOptions | None = None,
     typed: bool = True,
     workers: int | None = None,
+    declared: Mapping[str, Role] | None = None,
 ) -> Baseline:
     """Profile reference data: an Arrow table, in-memory columns by name (numpy arrays, see arrays.py), or
     (name, column) pairs so a caller can load one column at a time.
 
-    `typed=False` is for text sources (CSV) whose Arrow columns are all strings: numeric columns are recognised
-    by parsing. `workers` threads profile the columns of an in-memory table or mapping (default: the CPUs, at
-    most 4). Columns of unsupported types (timestamps, nested) are listed in `skipped`, not profiled. Numeric
-    numpy columns are profiled without pyarrow and without a copy of float64 data.
+    Each column gets a role by the rules of roles.py, or the one `declared` for it (DriftConfig.roles());
+    `BaselineOptions.categorical` declares categorical. `typed=False` is for text sources (CSV) whose Arrow
+    columns are all strings: numbers, booleans and dates are recognised by parsing. `workers` threads profile
+    the columns of an in-memory table or mapping (default: the CPUs, at most 4). Columns that are not tested
+    (identifiers, free text, datetimes, no values, unsupported types) are listed in `skipped` with the reason.
+    Numeric numpy columns are profiled without pyarrow and without a copy of float64 data.
     """
     opts = options or BaselineOptions()
+    wanted = dict(declared or {})
+    for name in opts.categorical:
+        wanted.setdefault(name, Role.CATEGORICAL)
 
-    def profile(item: tuple[str, Any]) -> tuple[str, int, FeatureOrReason]:
+    def profile(item: tuple[str, Any]) -> tuple[str, int, Profiled]:
         name, col = item
         column = arrays.as_column(name, col)
         if name in opts.exclude:
-            return name, len(column), "excluded"
+            return name, len(column), (wanted.get(name), "excluded")
         if isinstance(column, np.ndarray):
-            return name, column.size, _profile_array(name, column, typed=typed, options=opts)
+            return name, column.size, _profile_array(name, column, typed=typed, options=opts,
+                                                     declared=wanted.get(name))
         import pyarrow as pa
 
         chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
-        return name, len(chunked), _profile_column(name, chunked, typed=typed, options=opts)
+        return name, len(chunked), _profile_column(name, chunked, typed=typed, options=opts,
+                                                   declared=wanted.get(name))
 
-    results: Iterable[tuple[str, int, FeatureOrReason]]
+    results: Iterable[tuple[str, int, Profiled]]
     in_memory: list[tuple[str, Any]] | None = None
     if arrays.is_arrow_table(columns):
         in_memory = list(zip(columns.column_names, columns.columns, strict=True))  # type: ignore[union-attr]
@@ -417,12 +478,14 @@ def compute_baseline(
         results = map(profile, columns)
     features: dict[str, NumericProfile | CategoricalProfile] = {}
     skipped: dict[str, str] = {}
+    column_roles: dict[str, Role | None] = {}
     n_rows = 0
-    for name, length, result in results:
+    for name, length, (role, result) in results:
         n_rows = max(n_rows, length)
+        column_roles.setdefault(name, role)
         if isinstance(result, str):
-            skipped[name] = result
-        else:
+            skipped.setdefault(name, result)
+        elif name not in features:  # a duplicated column name: the first one is the reference
             features[name] = result
     return Baseline(
         model_name=model_name,
@@ -431,6 +494,7 @@ def compute_baseline(
         options=opts,
         features=features,
         skipped=skipped,
+        roles=column_roles,
     )
 
 
@@ -440,13 +504,15 @@ def baseline_from_file(
     model_name: str = "",
     model_version: str = "",
     options: BaselineOptions | None = None,
+    dialect: CsvDialect | None = None,
+    declared: Mapping[str, Role] | None = None,
 ) -> Baseline:
-    """Profile a CSV or Parquet file; Parquet is read one column at a time to bound memory."""
+    """Profile a CSV or Parquet file read by io.TabularFile (CSV with the dataset's `dialect`); Parquet is read
+    one column at a time to bound memory. Raises io.UnreadableFile for a file that cannot be read."""
     from infra.runtime.drift import io
 
-    fmt = io.source_format(path.name)
-    if fmt == "parquet":
-        pairs = io.parquet_columns(path)
-        return compute_baseline(pairs, model_name=model_name, model_version=model_version, options=options)
-    table = io.read_csv_as_strings(path)
-    return compute_baseline(table, model_name=model_name, model_version=model_version, options=options, typed=False)
+    source = io.open_file(path, dialect)
+    common = {"model_name": model_name, "model_version": model_version, "options": options, "declared": declared}
+    if source.typed:
+        return compute_baseline(io.parquet_columns(path), **common)  # type: ignore[arg-type]
+    return compute_baseline(source.read_table(), typed=False, **common)  # type: ignore[arg-type]

@@ -2,7 +2,9 @@
 
 Defaults follow Evidently 0.7 so that a report reads the same as one from Evidently on the same data
 (see `default_method`): the test per column is chosen from the reference, with Evidently's thresholds, and the
-dataset drifts when at least half of the tested features drift. Everything can be overridden per feature.
+dataset drifts when at least half of the tested features drift. Everything can be overridden per feature,
+including the column's role (roles.py). Where Evidently's default is unsound, `default_method` says how and
+what is done instead.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from infra.errors import Problem, UserError
+from infra.runtime.drift.roles import Role
 
 
 class Method(StrEnum):
@@ -65,10 +68,13 @@ class Rule(StrEnum):
 
 
 class FeatureOverride(BaseModel):
-    """Per-feature choice of test and threshold; unset fields keep the defaults."""
+    """Per-feature choice of role, test and threshold; unset fields keep the defaults."""
 
     model_config = ConfigDict(extra="forbid")
 
+    role: Role | None = None
+    """The column's role instead of the inferred one (roles.py). Applied when the baseline is profiled; a role
+    that is not tested (identifier, text, datetime) also takes effect at once on an existing baseline."""
     method: Method | None = None
     threshold: Annotated[float, Field(gt=0)] | None = None
 
@@ -112,6 +118,10 @@ class DriftConfig(BaseModel):
     """Features left out of the comparison (still listed in the baseline)."""
     baseline: BaselineOptions = Field(default_factory=BaselineOptions)
 
+    def roles(self) -> dict[str, Role]:
+        """The roles declared per feature (what `compute_baseline(declared=...)` takes)."""
+        return {name: f.role for name, f in self.features.items() if f.role is not None}
+
     def method_for(self, feature: str) -> Method | None:
         override = self.features.get(feature)
         if override is not None and override.method is not None:
@@ -128,17 +138,24 @@ class DriftConfig(BaseModel):
 
 
 def default_method(kind: Literal["numeric", "categorical"], n_reference: int, n_unique: int) -> Method:
-    """Evidently 0.7's choice, made from the reference alone.
+    """Evidently 0.7's choice, made from the reference alone, with one deviation.
 
-    Evidently counts distinct values over reference + current; deciding from the reference keeps the test
-    fixed with the versioned baseline, and only differs when the current batch brings values the reference
-    never had (reported as a data-quality finding).
+    Reference <= 1000 rows: numbers with > 5 distinct values -> KS, else chi-square; larger references:
+    numbers with > 5 distinct values -> Wasserstein (normalised by the reference std), else Jensen-Shannon.
+
+    Deviations from Evidently, because its default is unsound there:
+    - Evidently counts distinct values over reference + current: the test would then change with the current
+      data's storage (float32 copies of 4 float64 values are 4 more "values"). Deciding from the reference keeps
+      the test fixed with the versioned baseline; values the reference never had are a data-quality finding.
+    - Evidently uses a Z-test of the first category's share for <= 2 distinct values: it cannot see a change of
+      the category set (`{a, b}` -> `{a, c}` leaves the share of `a` as it was). The chi-square test of
+      homogeneity over every category of either sample is used instead: with the same two categories its
+      p-value equals the pooled two-sided Z-test's (chi-square with 1 degree of freedom is z squared), and it
+      sees categories that appear or vanish. `method: z` stays available per feature.
     """
     numeric = kind == "numeric" and n_unique > LOW_CARDINALITY
     if n_reference <= SMALL_REFERENCE_ROWS:
-        if numeric:
-            return Method.KS
-        return Method.CHISQUARE if n_unique > 2 else Method.Z
+        return Method.KS if numeric else Method.CHISQUARE
     return Method.WASSERSTEIN if numeric else Method.JENSENSHANNON
 
 

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from infra.runtime.drift import arrays, stats
 from infra.runtime.drift.arrays import BATCH_ROWS, array_batches
+from infra.runtime.drift.baseline import UNTESTED as UNTESTED_ROLES
 from infra.runtime.drift.baseline import (
     VALUE_BINNING_MAX_UNIQUE,
     Baseline,
@@ -46,6 +47,7 @@ from infra.runtime.drift.config import (
     default_method,
     is_drift,
 )
+from infra.runtime.drift.dataset import CsvDialect
 from infra.runtime.drift.report import (
     STATISTIC_OF,
     DriftReport,
@@ -53,7 +55,9 @@ from infra.runtime.drift.report import (
     Finding,
     FindingKind,
     Severity,
+    Status,
 )
+from infra.runtime.drift.roles import Role
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -89,6 +93,16 @@ def _lookup_table(edges: npt.NDArray[np.float64]) -> tuple[float, float, npt.NDA
     if int(np.diff(np.append(table, edges.size)).max()) > LOOKUP_MAX_EDGES:
         return None
     return low, scale, table
+
+
+_NARROW_FLOATS: dict[str, type[np.floating[Any]]] = {"float": np.float32, "halffloat": np.float16}
+
+
+def _coarser(a: type[np.floating[Any]] | None, b: type[np.floating[Any]] | None) -> type[np.floating[Any]] | None:
+    """The less precise of two float types (None: float64 or integers, exact for the comparison)."""
+    if a is None or b is None:
+        return a or b
+    return a if np.dtype(a).itemsize <= np.dtype(b).itemsize else b
 
 
 def _family(dtype: str) -> str:
@@ -142,13 +156,18 @@ class _NumericFeature(_Feature):
         self.anchors = stats.cell_anchors(self.edges)
         self.offsets = np.zeros(self.cells.size)  # per cell: sum(value - anchor), see stats.wasserstein
         self.lookup = _lookup_table(self.edges)
+        # Value-binned features (few distinct reference values) also count each value against the reference
+        # values at the precision of the less precise of the two types, so float32 copies of float64 values
+        # are the same values (last slot: any other value). KS and Wasserstein still use the exact values.
+        self.precision = _NARROW_FLOATS.get(profile.dtype)
+        self.value_counts = np.zeros(self.edges.size + 1, dtype=np.int64) if profile.binning == "values" else None
 
     def add(self, column: Column, typed: bool) -> None:
         if isinstance(column, np.ndarray):
             name = arrays.numeric_type_name(column.dtype)
             if name is not None:  # numbers: counted as they are (float64 is not copied)
                 self.note_type(name, self.profile.dtype, typed)
-                self.add_values(column.astype(np.float64, copy=False))
+                self.add_values(column.astype(np.float64, copy=False), _NARROW_FLOATS.get(name))
                 return
             converted = self.as_arrow(column, self.profile.dtype)
             if converted is None:
@@ -161,10 +180,15 @@ class _NumericFeature(_Feature):
         from infra.runtime.drift import io
 
         t = column.type
+        if pa.types.is_dictionary(t):
+            column = column.dictionary_decode()
+            t = column.type
+        precision = None
         if io.is_number(t) or pa.types.is_boolean(t):
             if pa.types.is_boolean(t):
                 self.note_type(t, self.profile.dtype, typed)
             values = io.to_float64(column)
+            precision = _NARROW_FLOATS.get(str(t))
         elif io.is_string(t):
             self.note_type(t, self.profile.dtype, typed)
             values, bad = io.parse_numbers(column)
@@ -174,9 +198,10 @@ class _NumericFeature(_Feature):
                 self.note_type(t, self.profile.dtype, True)
                 self.unparseable += len(column) - column.null_count
             values = np.full(len(column), np.nan)
-        self.add_values(values)
+        self.add_values(values, precision)
 
-    def add_values(self, values: npt.NDArray[np.float64]) -> None:
+    def add_values(self, values: npt.NDArray[np.float64], precision: type[np.floating[Any]] | None = None) -> None:
+        """Count float64 values; `precision` is the float type they were stored in when narrower (float32)."""
         finite = np.isfinite(values)
         if not finite.all():
             nan = int(np.isnan(values).sum())
@@ -185,6 +210,8 @@ class _NumericFeature(_Feature):
             values = values[finite]
         if values.size == 0:
             return
+        if self.value_counts is not None:
+            self._count_values(values, _coarser(self.precision, precision))
         if self.lookup is not None:
             self._count_by_lookup(values, *self.lookup)
         else:
@@ -196,6 +223,15 @@ class _NumericFeature(_Feature):
         self.low = min(self.low, float(values.min()))
         self.high = max(self.high, float(values.max()))
         self.n += int(values.size)
+
+    def _count_values(self, x: npt.NDArray[np.float64], precision: type[np.floating[Any]] | None) -> None:
+        edges = self.edges
+        if precision is not None:
+            edges, x = edges.astype(precision), x.astype(precision)
+        idx = np.minimum(np.searchsorted(edges, x), edges.size - 1)
+        slot = np.where(edges[idx] == x, idx, edges.size)
+        assert self.value_counts is not None
+        self.value_counts += np.bincount(slot, minlength=edges.size + 1)
 
     def _count_by_lookup(
         self, x: npt.NDArray[np.float64], low: float, scale: float, table: npt.NDArray[np.intp]
@@ -242,9 +278,10 @@ class _NumericFeature(_Feature):
 
 
 class _CategoricalFeature(_Feature):
-    def __init__(self, name: str, profile: CategoricalProfile) -> None:
+    def __init__(self, name: str, profile: CategoricalProfile, *, boolean: bool = False) -> None:
         super().__init__(name)
         self.profile = profile
+        self.boolean = boolean  # values compared as true / false whatever their spelling (io.category_strings)
         self.counts: dict[str, int] = {}
         self.n = 0
 
@@ -256,18 +293,18 @@ class _CategoricalFeature(_Feature):
                 return
             column = converted
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         from infra.runtime.drift import io
 
         t = column.type
-        if not io.is_string(t):
-            self.note_type(t, self.profile.dtype, typed)
+        if not io.is_string(t) or self.boolean:
+            if not io.is_string(t):
+                self.note_type(t, self.profile.dtype, typed)
             if pa.types.is_null(t):
                 self.missing += len(column)
                 return
             try:
-                column = pc.cast(column, pa.string())
+                column = io.category_strings(column, boolean=self.boolean)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 self.note_type(t, self.profile.dtype, True)
                 self.missing += len(column)
@@ -290,7 +327,9 @@ class _CategoricalFeature(_Feature):
             self.counts[NEW_OTHER] = self.counts.get(NEW_OTHER, 0) + count
 
     def summary(self) -> dict[str, float | int | str]:
-        top = sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        """Shares of the five most frequent current categories (the bucket of unnamed new ones is a finding)."""
+        named = [(k, v) for k, v in self.counts.items() if k != NEW_OTHER]
+        top = sorted(named, key=lambda kv: (-kv[1], kv[0]))[:5]
         return {f"share[{k}]": v / self.n for k, v in top if self.n}
 
 
@@ -312,23 +351,49 @@ class DriftMonitor:
     report = monitor.report()
     """
 
-    def __init__(self, baseline: Baseline, config: DriftConfig | None = None, *, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        baseline: Baseline,
+        config: DriftConfig | None = None,
+        *,
+        workers: int | None = None,
+        dialect: CsvDialect | None = None,
+    ) -> None:
+        """`dialect`: how CSV files given to `add_file` are written (the dataset schema's `csv`)."""
         self.baseline = baseline
         self.config = config or DriftConfig()
+        self.dialect = dialect or CsvDialect()
         self.workers = default_workers() if workers is None else max(1, workers)
         self.rows = 0
         self.sources: list[str] = []
         self.findings: list[Finding] = []
+        self.current_columns: dict[str, None] = {}
         self.extra_columns: dict[str, None] = {}
         self.duplicates: dict[str, None] = {}
+        self.declared: dict[str, str] = {}  # features not tested because the config declares an untested role
         self.features: dict[str, _NumericFeature | _CategoricalFeature] = {}
+        declared_roles = self.config.roles()
         for name, profile in baseline.features.items():
             if name in self.config.ignore:
                 continue
+            role, declared = baseline.role_of(name), declared_roles.get(name)
+            if declared in UNTESTED_ROLES:
+                self.declared[name] = f"declared {declared} in the drift config: not tested"
+                continue
+            if declared is not None and declared is not role:
+                self.findings.append(
+                    Finding(
+                        kind=FindingKind.INVALID_CONFIG,
+                        severity=Severity.WARNING,
+                        feature=name,
+                        message=f"role {declared} is declared but the baseline profiled the column as {role}: "
+                        "the declared role takes effect with the next baseline",
+                    )
+                )
             if isinstance(profile, NumericProfile):
                 self.features[name] = _NumericFeature(name, profile)
             else:
-                self.features[name] = _CategoricalFeature(name, profile)
+                self.features[name] = _CategoricalFeature(name, profile, boolean=role is Role.BOOLEAN)
         for name in self.config.features:
             if name not in baseline.features:
                 self.findings.append(
@@ -351,15 +416,7 @@ class DriftMonitor:
             names, columns = list(checked), list(checked.values())
         else:
             names, rows, columns = list(batch.schema.names), batch.num_rows, batch.columns
-        position: dict[str, int] = {}
-        for i, name in enumerate(names):
-            if name in position:
-                self.duplicates[name] = None
-                continue
-            position[name] = i
-            known = name in self.baseline.features or name in self.baseline.skipped
-            if not known and name not in self.config.ignore:
-                self.extra_columns[name] = None
+        position = self.note_columns(names)
         work: list[tuple[_NumericFeature | _CategoricalFeature, Column]] = []
         for name, feature in self.features.items():
             if name not in position:
@@ -381,6 +438,21 @@ class DriftMonitor:
             for feature, chunk in work:
                 feature.add(chunk, typed)
 
+    def note_columns(self, names: list[str]) -> dict[str, int]:
+        """Record the current data's column names (extra and duplicated ones are findings); returns the
+        position of each name's first occurrence."""
+        position: dict[str, int] = {}
+        for i, name in enumerate(names):
+            if name in position:
+                self.duplicates[name] = None
+                continue
+            position[name] = i
+            self.current_columns[name] = None
+            known = name in self.baseline.features or name in self.baseline.skipped or name in self.baseline.roles
+            if not known and name not in self.config.ignore:
+                self.extra_columns[name] = None
+        return position
+
     def add_batches(self, batches: Iterable[Batch], *, typed: bool = True) -> None:
         for batch in batches:
             self.update(batch, typed=typed)
@@ -390,28 +462,37 @@ class DriftMonitor:
         self.add_batches(array_batches(columns, batch_rows))
 
     def add_file(self, path: Path, *, label: str | None = None, batch_rows: int = BATCH_ROWS) -> None:
-        """Stream a CSV or Parquet file; a file that cannot be read (or stops) becomes a finding."""
-        import pyarrow as pa
-
+        """Stream a data file (io.TabularFile, CSV in the monitor's dialect). A file that cannot be read, or
+        stops part-way, and records with the wrong number of fields become findings, never exceptions."""
         from infra.runtime.drift import io
 
         name = label or str(path)
         self.sources.append(name)
-        fmt = io.source_format(path.name)
-        if fmt is None:
-            self.add_finding(FindingKind.UNREADABLE_SOURCE, Severity.ERROR, f"{name}: not .csv or .parquet")
-            return
         before = self.rows
+        source: io.TabularFile | None = None
         try:
-            for batch in io.iter_batches(path, fmt, batch_rows=batch_rows):
-                self.update(batch, typed=fmt == "parquet")
-        except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError) as exc:
+            source = io.open_file(path, self.dialect, batch_rows=batch_rows)
+            if not source.names:
+                self.add_finding(FindingKind.UNREADABLE_SOURCE, Severity.ERROR, f"{name}: empty file (no header row)")
+                return
+            self.note_columns(source.names)
+            for batch in source.batches():
+                self.update(batch, typed=source.typed)
+        except io.UnreadableFile as exc:
             read = self.rows - before
-            self.add_finding(
-                FindingKind.UNREADABLE_SOURCE,
-                Severity.ERROR,
-                f"{name}: cannot be read ({exc}); {read} rows read before the error are kept",
-            )
+            kept = f"; the {read} rows read before the error are kept" if read else ""
+            self.add_finding(FindingKind.UNREADABLE_SOURCE, Severity.ERROR, f"{name}: {exc.reason}{kept}")
+        finally:
+            if source is not None and source.malformed_rows:
+                self.findings.append(
+                    Finding(
+                        kind=FindingKind.MALFORMED_ROWS,
+                        severity=Severity.ERROR,
+                        message=f"{name}: {source.malformed_rows} records left out: "
+                        + "; ".join(source.malformed_examples),
+                        count=source.malformed_rows,
+                    )
+                )
 
     def add_finding(self, kind: FindingKind, severity: Severity, message: str, feature: str | None = None) -> None:
         self.findings.append(Finding(kind=kind, severity=severity, feature=feature, message=message))
@@ -439,8 +520,10 @@ class DriftMonitor:
         out: list[Finding] = []
         name, profile = feature.name, feature.profile
 
-        def add(kind: FindingKind, severity: Severity, message: str, count: int | None = None) -> None:
-            out.append(Finding(kind=kind, severity=severity, feature=name, message=message, count=count))
+        def add(
+            kind: FindingKind, severity: Severity, message: str, count: int | None = None, share: float | None = None
+        ) -> None:
+            out.append(Finding(kind=kind, severity=severity, feature=name, message=message, count=count, share=share))
 
         if feature.types:
             add(
@@ -472,14 +555,15 @@ class DriftMonitor:
                     feature.unparseable,
                 )
             p = feature.profile
-            if p.binning == "values" and feature.n:
-                unseen = int(feature.cells[0::2].sum())
+            if feature.value_counts is not None and feature.n:
+                unseen = int(feature.value_counts[-1])
                 if unseen:
                     add(
                         FindingKind.NEW_CATEGORIES,
                         Severity.WARNING,
                         f"{unseen / feature.n:.2%} of values are not among the {p.n_unique} reference values",
                         unseen,
+                        unseen / feature.n,
                     )
         elif feature.profile.other == 0:
             new = {k: c for k, c in feature.counts.items() if k not in feature.profile.categories}
@@ -492,6 +576,7 @@ class DriftMonitor:
                     f"{len(new)} categories not in the reference ({rows / max(feature.n, 1):.2%} of rows): "
                     f"{examples}".replace(repr(NEW_OTHER), "(more)"),
                     rows,
+                    rows / max(feature.n, 1),
                 )
         return out
 
@@ -500,7 +585,8 @@ class DriftMonitor:
         ref_cells = np.asarray(p.counts, dtype=np.int64)
         bins = np.asarray(p.bin_edges, dtype=np.float64)
         ref_bins = np.asarray(p.bin_counts, dtype=np.int64)
-        cur_bins = recorded_bins(f.cells, f.edges, p.binning, bins)
+        counted = f.value_counts
+        cur_bins = counted if counted is not None else recorded_bins(f.cells, f.edges, p.binning, bins)
         if p.binning == "values":  # like value counts: only values present in either sample
             keep = (ref_bins + cur_bins) > 0
             ref_bins, cur_bins = ref_bins[keep], cur_bins[keep]
@@ -529,7 +615,8 @@ class DriftMonitor:
         return _binned_stats(r, c, method)
 
     def report(self) -> DriftReport:
-        """Statistics, corrections, the dataset rule and findings for everything streamed so far."""
+        """Statistics, corrections, the dataset rule and findings for everything streamed so far. Every column
+        of the reference and of the current data gets a result: tested, or not evaluated with the reasons."""
         findings = list(self.findings)
         if self.rows == 0 and not any(f.kind is FindingKind.EMPTY_BATCH for f in findings):
             findings.append(
@@ -554,20 +641,30 @@ class DriftMonitor:
                 )
             )
         results: list[FeatureResult] = []
-        for name, f in self.features.items():
-            p = f.profile
-            result = FeatureResult(
-                feature=name,
-                kind=p.kind,
-                tested=False,
-                n_reference=p.n,
-                n_current=f.n,
-                missing_current=f.missing,
-            )
+        for name in [*self.baseline.column_names(), *self.extra_columns]:
+            result = FeatureResult(feature=name, role=self.baseline.role_of(name))
             results.append(result)
+            f = self.features.get(name)
+            if f is None:
+                result.reasons.append(self._untested_reason(name))
+                if name in self.baseline.skipped or name in self.declared:
+                    findings.append(
+                        Finding(
+                            kind=FindingKind.NOT_TESTED,
+                            severity=Severity.INFO,
+                            feature=name,
+                            message=result.reasons[0],
+                        )
+                    )
+                continue
+            p = f.profile
+            result.kind, result.n_reference = p.kind, p.n
+            result.n_current, result.missing_current = f.n, f.missing
             if self.rows == 0:
+                result.reasons.append("no rows in the current data")
                 continue
             if f.seen_rows == 0:
+                result.reasons.append("column missing from the current data")
                 findings.append(
                     Finding(
                         kind=FindingKind.MISSING_COLUMN,
@@ -579,6 +676,7 @@ class DriftMonitor:
                 continue
             findings.extend(self._quality(f))
             if f.n == 0:
+                result.reasons.append("no usable values in the current data")
                 findings.append(
                     Finding(
                         kind=FindingKind.ALL_MISSING,
@@ -605,6 +703,10 @@ class DriftMonitor:
         tested = [r for r in results if r.tested]
         drifted = sum(r.drift for r in tested)
         share = drifted / len(tested) if tested else 0.0
+        dataset_drift = bool(tested) and share >= self.config.drift_share
+        reasons: list[str] = []
+        if not tested:
+            reasons.append("no rows in the current data" if self.rows == 0 else "no feature could be tested")
         return DriftReport(
             model_name=self.baseline.model_name,
             model_version=self.baseline.model_version,
@@ -615,11 +717,23 @@ class DriftMonitor:
             n_drifted=drifted,
             drift_share=share,
             drift_share_threshold=self.config.drift_share,
-            dataset_drift=bool(tested) and share >= self.config.drift_share,
+            dataset_drift=dataset_drift,
+            status=Status.NOT_EVALUATED if not tested else Status.DRIFT if dataset_drift else Status.NO_DRIFT,
+            reasons=reasons,
             correction=self.config.correction,
             features=results,
             findings=findings,
         )
+
+    def _untested_reason(self, name: str) -> str:
+        """Why a column without a streaming feature is not tested."""
+        if name in self.config.ignore:
+            return "ignored by the drift config"
+        if name in self.declared:
+            return self.declared[name]
+        if name in self.baseline.skipped:
+            return self.baseline.skipped[name]
+        return "not in the reference data (no baseline for it)"
 
     def _decide(self, results: list[FeatureResult]) -> None:
         """Per-feature verdicts; p-value tests are adjusted together across features."""
@@ -631,6 +745,7 @@ class DriftMonitor:
             if r.tested and r.method is not None and r.value is not None and r.threshold is not None:
                 value = r.adjusted_p_value if r.adjusted_p_value is not None else r.value
                 r.drift = is_drift(r.method, value, r.threshold)
+                r.status = Status.DRIFT if r.drift else Status.NO_DRIFT
 
 
 # Entry points -----------------------------------------------------------------------------------------------
@@ -650,9 +765,11 @@ def compare(
     return monitor.report()
 
 
-def compare_files(baseline: Baseline, paths: Iterable[Path], config: DriftConfig | None = None) -> DriftReport:
-    """One streaming pass over CSV / Parquet files against a baseline."""
-    monitor = DriftMonitor(baseline, config)
+def compare_files(
+    baseline: Baseline, paths: Iterable[Path], config: DriftConfig | None = None, *, dialect: CsvDialect | None = None
+) -> DriftReport:
+    """One streaming pass over CSV / Parquet files (io.TabularFile, CSV in `dialect`) against a baseline."""
+    monitor = DriftMonitor(baseline, config, dialect=dialect)
     for path in paths:
         monitor.add_file(path)
     return monitor.report()
@@ -670,7 +787,7 @@ def _numbers(column: Any) -> tuple[npt.NDArray[np.float64], bool] | None:
 
         from infra.runtime.drift import io
 
-        if io.column_kind(column.type) != "numeric":
+        if not io.is_number(column.type):
             return None
         values, integer = io.to_float64(column), bool(pa.types.is_integer(column.type))
     return values[np.isfinite(values)], integer
@@ -688,6 +805,7 @@ def evidently_baseline(
     *,
     options: BaselineOptions | None = None,
     exact: bool = True,
+    declared: Mapping[str, Role] | None = None,
 ) -> Baseline:
     """A baseline binned the way Evidently 0.7 bins this reference/current pair (both must fit in memory:
     Arrow tables or numpy columns by name).
@@ -697,7 +815,7 @@ def evidently_baseline(
     With `exact` the fine grid is every distinct value of both samples, so KS and Wasserstein are exact too.
     """
     opts = options or BaselineOptions()
-    base = compute_baseline(reference, options=opts)
+    base = compute_baseline(reference, options=opts, declared=declared)
     ref_columns, cur_columns = _named_columns(reference), _named_columns(current)
     for name, profile in list(base.features.items()):
         if not isinstance(profile, NumericProfile) or name not in cur_columns:
@@ -736,9 +854,9 @@ def compare_in_memory(
     numeric): the same data gives the same report either way."""
     cfg = config or DriftConfig()
     if binning == "evidently":
-        baseline = evidently_baseline(reference, current, options=cfg.baseline)
+        baseline = evidently_baseline(reference, current, options=cfg.baseline, declared=cfg.roles())
     else:
-        baseline = compute_baseline(reference, options=cfg.baseline, workers=workers)
+        baseline = compute_baseline(reference, options=cfg.baseline, workers=workers, declared=cfg.roles())
     baseline.model_name, baseline.model_version = model_name, model_version
     if arrays.is_arrow_table(current):
         batches: Iterable[Batch] = current.to_batches(max_chunksize=batch_rows)  # type: ignore[union-attr]

@@ -1,4 +1,9 @@
-"""The drift report: per-feature results, the dataset verdict and data-quality findings (JSON in S3)."""
+"""The drift report: per-feature results, the dataset verdict and data-quality findings (JSON in S3).
+
+Every column of the reference and of the current data has a FeatureResult: tested (`drift` / `no drift`) or
+`not evaluated`, with the reasons. The dataset is `not evaluated` when no feature could be tested (no rows,
+no readable file, no column in common...): never "no drift" for want of data.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra.runtime.drift.config import Correction, Method
+from infra.runtime.drift.roles import Role
 
 # Name of the statistic each method decides on; also the CloudWatch metric name.
 STATISTIC_OF: dict[Method, str] = {
@@ -19,6 +25,14 @@ STATISTIC_OF: dict[Method, str] = {
     Method.CHISQUARE: "chisquare_p_value",
     Method.Z: "z_p_value",
 }
+
+
+class Status(StrEnum):
+    """The verdict on a feature or on the dataset."""
+
+    DRIFT = "drift"
+    NO_DRIFT = "no drift"
+    NOT_EVALUATED = "not evaluated"
 
 
 class Severity(StrEnum):
@@ -42,6 +56,8 @@ class FindingKind(StrEnum):
     TYPE_CHANGED = "type_changed"
     NEW_CATEGORIES = "new_categories"
     INVALID_CONFIG = "invalid_config"
+    MALFORMED_ROWS = "malformed_rows"
+    NOT_TESTED = "not_tested"
 
 
 class Finding(BaseModel):
@@ -52,6 +68,8 @@ class Finding(BaseModel):
     feature: str | None = None
     message: str
     count: int | None = None
+    share: float | None = None
+    """count as a share of the feature's current values (new categories) or reference values (not tested)."""
 
 
 class FeatureResult(BaseModel):
@@ -60,15 +78,21 @@ class FeatureResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     feature: str
-    kind: Literal["numeric", "categorical"]
-    tested: bool
+    kind: Literal["numeric", "categorical"] | None = None
+    """How the reference was profiled (None for a column that is not tested)."""
+    role: Role | None = None
+    """The column's role (roles.py); None for a column without values in the reference or not in it."""
+    status: Status = Status.NOT_EVALUATED
+    reasons: list[str] = Field(default_factory=list)
+    """Why the feature was not evaluated (empty when it was tested)."""
+    tested: bool = False
     method: Method | None = None
     statistic: str | None = None
     value: float | None = None
     adjusted_p_value: float | None = None
     threshold: float | None = None
     drift: bool = False
-    n_reference: int
+    n_reference: int = 0
     n_current: int = 0
     missing_current: int = 0
     stats: dict[str, float] = Field(default_factory=dict)
@@ -96,6 +120,9 @@ class DriftReport(BaseModel):
     drift_share: float
     drift_share_threshold: float
     dataset_drift: bool
+    status: Status = Status.NOT_EVALUATED
+    reasons: list[str] = Field(default_factory=list)
+    """Why the dataset was not evaluated (empty when at least one feature was tested)."""
     correction: Correction
     features: list[FeatureResult]
     findings: list[Finding] = Field(default_factory=list)

@@ -20,6 +20,8 @@ Environment contract (set by the Pulumi component):
 - RETRAINING_TRIGGER (optional, e.g. `sagemaker-pipeline`) and its settings (PIPELINE_NAME, optional
   PIPELINE_PARAMETERS JSON): started when the retraining rule is met (dataset drift by default).
 - DRIFT_CONFIG (optional): JSON of infra.runtime.drift.DriftConfig.
+- SCHEMA_KEY (optional): the dataset schema in ARTIFACT_BUCKET (the one ingestion checks against); CSV files
+  are read with its `csv` dialect (delimiter, null tokens, encoding), as ingestion read them.
 Event: `{"date": "YYYY-MM-DD"}` (default: yesterday, UTC) or `{"current_key": "<key in DATA_BUCKET>"}`;
 `baseline_key` overrides BASELINE_KEY.
 Each object is downloaded to the Lambda's /tmp and streamed from there, one at a time: give the function
@@ -48,6 +50,7 @@ from infra.runtime.clients import AwsClients
 from infra.runtime.drift import io as drift_io
 from infra.runtime.drift.baseline import download_baseline
 from infra.runtime.drift.config import DriftConfig, Rule, parse_config_text
+from infra.runtime.drift.dataset import CsvDialect, DatasetSchema
 from infra.runtime.drift.monitor import DriftMonitor
 from infra.runtime.drift.report import DriftReport, FindingKind, Severity
 
@@ -79,6 +82,7 @@ class DriftSettings:
     metric_namespace: str = DEFAULT_NAMESPACE
     alert_topic_arn: str = ""
     retraining_trigger: str = ""
+    schema_key: str = ""
     config: DriftConfig = field(default_factory=DriftConfig)
     env: Mapping[str, str] | None = None  # settings of the retraining trigger (PIPELINE_NAME, ...)
 
@@ -103,6 +107,7 @@ class DriftSettings:
             metric_namespace=e.get("METRIC_NAMESPACE") or DEFAULT_NAMESPACE,
             alert_topic_arn=e.get("ALERT_TOPIC_ARN", ""),
             retraining_trigger=e.get("RETRAINING_TRIGGER", ""),
+            schema_key=e.get("SCHEMA_KEY", ""),
             config=config,
             env=e,
         )
@@ -165,7 +170,7 @@ def _stream(monitor: DriftMonitor, batch: Batch, settings: DriftSettings, deps: 
     with tempfile.TemporaryDirectory(prefix="drift-") as scratch:
         for i, key in enumerate(batch.keys):
             uri = f"s3://{settings.data_bucket}/{key}"
-            local = Path(scratch) / f"{i}{Path(key).suffix.lower()}"
+            local = Path(scratch) / f"{i}-{Path(key).name}"  # keeps `.csv.gz`
             try:
                 s3.download_file(settings.data_bucket, key, str(local))
             except Exception as exc:  # botocore ClientError / transfer errors: the object is unusable
@@ -215,12 +220,21 @@ def summarize(report: DriftReport, report_uri: str) -> dict[str, Any]:
         "rows": report.rows,
         "sources": report.sources,
         "report_uri": report_uri,
+        "status": report.status.value,
         "dataset_drift": report.dataset_drift,
         "drift_share": round(report.drift_share, 4),
         "n_tested": report.n_tested,
         "drifted_features": report.drifted_features,
         "findings": dict(Counter(f.kind.value for f in report.findings)),
     }
+
+
+def _dialect(settings: DriftSettings, deps: Dependencies) -> CsvDialect:
+    """The dataset schema's CSV dialect; a schema that is set but missing or invalid is a deployment error."""
+    if not settings.schema_key:
+        return CsvDialect()
+    body = deps.client("s3").get_object(Bucket=settings.artifact_bucket, Key=settings.schema_key)["Body"].read()
+    return DatasetSchema.model_validate_json(body).csv
 
 
 def run(event: Mapping[str, Any] | None, settings: DriftSettings, deps: Dependencies) -> dict[str, Any]:
@@ -233,7 +247,7 @@ def run(event: Mapping[str, Any] | None, settings: DriftSettings, deps: Dependen
     if not baseline.model_name:
         baseline.model_name = settings.model_name
     batch = _select_batch(event, settings, deps)
-    monitor = DriftMonitor(baseline, settings.config)
+    monitor = DriftMonitor(baseline, settings.config, dialect=_dialect(settings, deps))
     _stream(monitor, batch, settings, deps)
     report = monitor.report()
     report_uri = f"s3://{settings.artifact_bucket}/{batch.report_key}"

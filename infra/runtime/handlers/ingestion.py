@@ -6,8 +6,10 @@ schema, and nothing that fails is dropped: it is kept in `quarantine/` with the 
 Per object under LANDING_PREFIX (in DATA_BUCKET), for the run date D (event `{"date": "YYYY-MM-DD"}`, else
 today in UTC):
 - download once (streamed to a temporary file, SHA-256 computed on the way), check it against the schema at
-  SCHEMA_KEY in ARTIFACT_BUCKET: unsupported format, empty file, unreadable file, missing / extra / duplicate
-  columns, wrong types, nulls in non-nullable columns;
+  SCHEMA_KEY in ARTIFACT_BUCKET: unsupported format, empty file, unreadable file, records with the wrong number
+  of fields, missing / extra / duplicate columns, wrong types, nulls in non-nullable columns. Files are read by
+  the reader the drift monitor and the Baseline step use (infra.runtime.drift.io, with the schema's CSV
+  dialect), so a file curated here is read to the same rows and values wherever it is read later;
 - good: server-side copy to `curated/dt=D/<name>`; bad: copy to `quarantine/dt=D/<name>` plus the sidecar
   `<name>.reason.json`; `<name>` is the key relative to the landing prefix;
 - only once the copy is confirmed (S3's SHA-256 of the copy equals the checked one) is the landing
@@ -30,7 +32,6 @@ before anything moves: it is a deployment problem, not a data problem.
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
 import json
 import logging
@@ -42,72 +43,31 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from infra.runtime.clients import AwsClients
+from infra.runtime.drift import io
+from infra.runtime.drift.dataset import ColumnSpec, ColumnType, CsvDialect, DatasetSchema
 from infra.runtime.drift.io import Format, source_format
+
+__all__ = ["ColumnSpec", "ColumnType", "CsvDialect", "DatasetSchema", "check_file", "handler", "run"]
 
 log = logging.getLogger(__name__)
 
-BATCH_ROWS = 65_536
-CSV_BLOCK_BYTES = 8 << 20
 DOWNLOAD_CHUNK = 8 << 20
 HASH_SUFFIX_CHARS = 12
 SHA_METADATA = "sha256"  # user metadata on every copy: how a rerun recognises content it already stored
 
 
 # --------------------------------------------------------------------------------------------- the schema
-class ColumnType(StrEnum):
-    """Logical column types; each accepts the Arrow types a writer may reasonably produce for it."""
-
-    STRING = "string"
-    INTEGER = "integer"
-    FLOAT = "float"  # integers and decimals are accepted too: they widen without loss of meaning
-    BOOLEAN = "boolean"
-    DATE = "date"
-    TIMESTAMP = "timestamp"  # with or without a zone offset
-
-
-class ColumnSpec(BaseModel):
-    """One expected column."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: Annotated[str, Field(min_length=1)]
-    type: ColumnType
-    nullable: bool = True
-
-
-class DatasetSchema(BaseModel):
-    """The dataset's columns (JSON at SCHEMA_KEY), e.g.
-    ``{"columns": [{"name": "user_id", "type": "integer", "nullable": false}, ...]}``.
-
-    Column order is not checked (Parquet writers and CSV exports reorder freely); names are case-sensitive.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    columns: Annotated[list[ColumnSpec], Field(min_length=1)]
-    allow_extra_columns: bool = False
-
-    @model_validator(mode="after")
-    def _unique(self) -> Self:
-        names = [c.name for c in self.columns]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate column names: {duplicates}")
-        return self
-
-    def column(self, name: str) -> ColumnSpec | None:
-        return next((c for c in self.columns if c.name == name), None)
+# DatasetSchema, ColumnSpec and ColumnType live in infra.runtime.drift.dataset: the drift monitor and the
+# Baseline step read the same schema's CSV dialect.
 
 
 def accepts(kind: ColumnType, t: pa.DataType) -> bool:
@@ -127,14 +87,13 @@ def accepts(kind: ColumnType, t: pa.DataType) -> bool:
     return bool(pa.types.is_timestamp(t))
 
 
-# How CSV text is parsed per declared type; timestamps are parsed per batch (zone offset or not).
+# How CSV text is parsed per declared type (Arrow's casts: booleans are true/false/1/0 in any case); timestamps
+# are parsed with or without a zone offset (_parse_timestamps).
 CSV_TYPES: dict[ColumnType, pa.DataType] = {
-    ColumnType.STRING: pa.string(),
     ColumnType.INTEGER: pa.int64(),
     ColumnType.FLOAT: pa.float64(),
     ColumnType.BOOLEAN: pa.bool_(),
     ColumnType.DATE: pa.date32(),
-    ColumnType.TIMESTAMP: pa.string(),
 }
 
 
@@ -145,6 +104,7 @@ class Reason(StrEnum):
     UNSUPPORTED_FORMAT = "unsupported_format"
     EMPTY = "empty"
     UNREADABLE = "unreadable"
+    MALFORMED_ROWS = "malformed_rows"  # CSV records with more or fewer fields than the header
     SCHEMA_MISMATCH = "schema_mismatch"  # missing, extra or duplicate columns
     WRONG_TYPE = "wrong_type"
     NULL_VALUES = "null_values"
@@ -166,13 +126,13 @@ class Verdict:
 def check_file(path: Path, fmt: Format | None, schema: DatasetSchema) -> Verdict:
     """Check a local file against the schema; every failure becomes a Verdict, never an exception."""
     if fmt is None:
-        return Verdict(Reason.UNSUPPORTED_FORMAT, ("only .csv, .parquet and .pq files are ingested",))
+        return Verdict(Reason.UNSUPPORTED_FORMAT, ("only .csv, .tsv, .csv.gz, .parquet and .pq files are ingested",))
     if path.stat().st_size == 0:
         return Verdict(Reason.EMPTY, ("the file is empty (0 bytes)",))
     try:
-        return _check_parquet(path, schema) if fmt == "parquet" else _check_csv(path, schema)
-    except (pa.ArrowException, OSError, UnicodeDecodeError, csv.Error) as exc:
-        return Verdict(Reason.UNREADABLE, (f"{type(exc).__name__}: {exc}",))
+        return _check(io.open_file(path, schema.csv, fmt=fmt), schema)
+    except io.UnreadableFile as exc:
+        return Verdict(Reason.UNREADABLE, (exc.reason,))
 
 
 def _columns_problems(names: list[str], schema: DatasetSchema) -> list[str]:
@@ -211,62 +171,58 @@ class _NullCounter:
         return Verdict(rows=self.rows)
 
 
-def _check_parquet(path: Path, schema: DatasetSchema) -> Verdict:
-    parquet = pq.ParquetFile(path)
-    arrow_schema = parquet.schema_arrow
-    problems = _columns_problems(list(arrow_schema.names), schema)
-    if problems:
-        return Verdict(Reason.SCHEMA_MISMATCH, tuple(problems))
-    wrong = [
-        f"{c.name}: expected {c.type.value}, found {arrow_schema.field(c.name).type}"
-        for c in schema.columns
-        if not accepts(c.type, arrow_schema.field(c.name).type)
-    ]
-    if wrong:
-        return Verdict(Reason.WRONG_TYPE, tuple(wrong))
-    counter = _NullCounter(schema)
-    for batch in parquet.iter_batches(batch_size=BATCH_ROWS):  # reads every page: corruption shows up here
-        counter.add(batch)
-    return counter.verdict()
-
-
-def _csv_header(path: Path) -> list[str] | None:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return next(csv.reader(handle), None)
-
-
-def _check_csv(path: Path, schema: DatasetSchema) -> Verdict:
-    header = _csv_header(path)
-    if not header or header == [""]:
+def _check(source: io.TabularFile, schema: DatasetSchema) -> Verdict:
+    if not source.names:
         return Verdict(Reason.EMPTY, ("no header row",))
-    problems = _columns_problems(header, schema)
+    problems = _columns_problems(source.names, schema)
     if problems:
         return Verdict(Reason.SCHEMA_MISMATCH, tuple(problems))
-    convert = pacsv.ConvertOptions(
-        column_types={c.name: CSV_TYPES[c.type] for c in schema.columns},
-        # Only an unquoted empty cell is missing; "NA" or "null" may be real values of a text column.
-        null_values=[""],
-        strings_can_be_null=True,
-        quoted_strings_can_be_null=False,
-    )
-    timestamps = [c.name for c in schema.columns if c.type is ColumnType.TIMESTAMP]
+    if source.schema is not None:  # Parquet: the declared types are checked against the file's own
+        wrong = [
+            f"{c.name}: expected {c.type.value}, found {source.schema.field(c.name).type}"
+            for c in schema.columns
+            if not accepts(c.type, source.schema.field(c.name).type)
+        ]
+        if wrong:
+            return Verdict(Reason.WRONG_TYPE, tuple(wrong))
     counter = _NullCounter(schema)
-    try:
-        with pacsv.open_csv(
-            path, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES), convert_options=convert
-        ) as reader:
-            for batch in reader:
-                for name in timestamps:
-                    _parse_timestamps(name, batch.column(batch.schema.get_field_index(name)))
-                counter.add(batch)
-    except pa.ArrowInvalid as exc:
-        message = str(exc)
-        if "conversion error" in message and "invalid UTF8" not in message:
-            return Verdict(Reason.WRONG_TYPE, (message,), counter.rows)
-        raise
-    except _TimestampError as exc:
-        return Verdict(Reason.WRONG_TYPE, (str(exc),), counter.rows)
+    for batch in source.batches():  # reads every page / record: damage shows up here
+        if source.schema is None:
+            problem = _type_problem(batch, schema, counter.rows)
+            if problem:
+                return Verdict(Reason.WRONG_TYPE, (problem,), counter.rows)
+        counter.add(batch)
+    if source.malformed_rows:
+        return Verdict(Reason.MALFORMED_ROWS, (f"{source.malformed_rows} record(s) with the wrong number of fields",
+                                               *source.malformed_examples), counter.rows)
     return counter.verdict()
+
+
+def _type_problem(batch: pa.RecordBatch, schema: DatasetSchema, rows_before: int) -> str | None:
+    """The first CSV value that is not of its column's declared type, named by column and record, or None."""
+    for spec in schema.columns:
+        column = batch.column(batch.schema.get_field_index(spec.name))
+        if spec.type is ColumnType.TIMESTAMP:
+            try:
+                _parse_timestamps(spec.name, column)
+            except _TimestampError as exc:
+                return str(exc)
+            continue
+        target = CSV_TYPES.get(spec.type)
+        if target is None:
+            continue
+        try:
+            pc.cast(column, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            for i, value in enumerate(column.to_pylist()):  # slow path: only for a batch that fails
+                if value is None:
+                    continue
+                try:
+                    pc.cast(pa.array([value]), target)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    return (f"{spec.name}: invalid value {value!r} for type {spec.type.value} "
+                            f"(data record {rows_before + i + 1})")
+    return None
 
 
 class _TimestampError(ValueError):
