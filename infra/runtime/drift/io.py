@@ -21,6 +21,7 @@ CSV is read per RFC 4180 by Arrow's reader, configured explicitly (`TabularFile`
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 from collections.abc import Iterator
@@ -131,9 +132,9 @@ def parse_numbers(column: pa.Array) -> tuple[npt.NDArray[np.float64], int]:
 def category_strings(column: pa.Array | pa.ChunkedArray, *, boolean: bool = False) -> pa.Array | pa.ChunkedArray:
     """A column's values as the text categories are counted by, the same whatever the storage type:
     dictionaries are decoded, booleans are `true` / `false`, integer-valued floats are written as integers
-    (`1.0` -> `1`, so int64 and float64 copies of a code agree). With `boolean`, text is lower-cased and 0 / 1
-    are `false` / `true` (a boolean column stored as text or numbers). Raises ArrowInvalid when the type has no
-    text form."""
+    (`1.0` -> `1`, so int64 and float64 copies of a code agree). With `boolean` (a boolean column stored as
+    text or numbers), `TRUE` / `False` / `1` / `0` are `true` / `false`; other text is lower-cased. Raises
+    ArrowInvalid when the type has no text form."""
     t = column.type
     if pa.types.is_dictionary(t):
         column = pc.cast(column, t.value_type)
@@ -144,8 +145,11 @@ def category_strings(column: pa.Array | pa.ChunkedArray, *, boolean: bool = Fals
         if pc.all(pc.or_kleene(pc.invert(finite), integral)).as_py() is not False:
             column = pc.cast(pc.if_else(finite, column, None), pa.int64())
             t = column.type
-    if boolean and is_number(t):
-        column = pc.cast(column, pa.bool_())
+    if boolean and (is_number(t) or is_string(t)):
+        # Arrow's spellings: true / false / 1 / 0 in any case; others stay text (lower-cased below), so they
+        # are new categories, not errors.
+        with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            column = pc.cast(column, pa.bool_())
         t = column.type
     if not is_string(t):
         column = pc.cast(column, pa.string())
@@ -177,10 +181,13 @@ def detect_delimiter(sample: str, quote_char: str = '"', *, complete: bool = Fal
     """
     best, best_score = ",", (0.0, 1)
     for candidate in DELIMITER_CANDIDATES:
+        records: list[list[str]] = []
         try:
-            records = [r for r in csv.reader(io.StringIO(sample), delimiter=candidate, quotechar=quote_char) if r]
-        except csv.Error:
-            continue
+            for record in csv.reader(io.StringIO(sample), delimiter=candidate, quotechar=quote_char):
+                if record:
+                    records.append(record)
+        except csv.Error:  # the sample ends inside a quoted field: the records before it count
+            complete = False
         if not complete and len(records) > 1:
             records = records[:-1]
         if not records or len(records[0]) < 2:
