@@ -26,9 +26,11 @@ from infra.runtime.drift.dataset import CsvDialect, DatasetSchema
 from infra.runtime.drift.monitor import DriftMonitor
 from infra.runtime.drift.report import DriftReport, Severity, Status
 
-ReferenceOpt = Annotated[Path, typer.Option("--reference", metavar="FILE", help="Reference data (.csv or .parquet)")]
+ReferenceOpt = Annotated[
+    Path, typer.Option("--reference", metavar="FILE", help="Reference data (.csv, .csv.gz or .parquet)")
+]
 CurrentOpt = Annotated[
-    Path, typer.Option("--current", metavar="FILE", help="Current data to judge (.csv or .parquet)")
+    Path, typer.Option("--current", metavar="FILE", help="Current data to judge (.csv, .csv.gz or .parquet)")
 ]
 ConfigOpt = Annotated[
     Path | None,
@@ -37,7 +39,9 @@ ConfigOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the full report as JSON")]
 SchemaOpt = Annotated[
     Path | None,
-    typer.Option("--schema", help="Dataset schema JSON: its `csv` section gives the delimiter, null tokens, encoding"),
+    typer.Option(
+        "--schema", metavar="FILE", help="Dataset schema JSON: its `csv` section (delimiter, null tokens, encoding)"
+    ),
 ]
 
 NOT_EVALUATED_EXIT = 3
