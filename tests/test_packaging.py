@@ -56,6 +56,8 @@ def test_function_settings_parse_with_the_runtime_models(graphs: dict[str, Resou
 
     env = {f.name: f.inputs["environment"]["variables"] for f in graphs["prod"].of_type("aws:lambda/function:Function")}
     assert parse_config_text(env["drift-monitor"]["DRIFT_CONFIG"], source="DRIFT_CONFIG").drift_share == 0.5
+    # The drift monitor reads CSV with the dialect of the schema ingestion checks against.
+    assert env["drift-monitor"]["SCHEMA_KEY"] == env["ingestion"]["SCHEMA_KEY"]
     policy = GuardrailPolicy.model_validate_json(env["ab-controller"]["GUARDRAIL_POLICY"])
     assert policy.max_relative_drop == 0.05 and policy.rollback_rule.value == "harm-first"
     assert ControllerSettings.from_env(env["ab-controller"]).endpoint_name == "mlflow-sagemaker-prod-endpoint"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
+import gzip
 import io
 import json
 from collections.abc import Iterator
@@ -25,6 +28,7 @@ from infra.runtime.adapters.retraining import (
     register_retraining_trigger,
 )
 from infra.runtime.drift import DriftReport, baseline_key, compute_baseline, upload_baseline
+from infra.runtime.drift.dataset import ColumnSpec, ColumnType, CsvDialect, DatasetSchema
 from infra.runtime.handlers import drift_monitor
 from infra.runtime.handlers.drift_monitor import Dependencies, DriftSettings
 
@@ -247,3 +251,29 @@ def test_retraining_registry_and_idempotency_key(world: World) -> None:
         get_retraining_trigger("kubeflow", {})
     with pytest.raises(ValueError, match="already registered"):
         register_retraining_trigger("sagemaker-pipeline", SageMakerPipelineTrigger.from_settings)
+
+
+def test_csv_is_read_with_the_dataset_schemas_dialect(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    schema = DatasetSchema(
+        columns=[ColumnSpec(name="tenure", type=ColumnType.FLOAT), ColumnSpec(name="spend", type=ColumnType.FLOAT),
+                 ColumnSpec(name="plan", type=ColumnType.STRING)],
+        csv=CsvDialect(delimiter=";", null_values=("n/a",)),
+    )
+    world.s3.put_object(Bucket=ARTIFACTS, Key="schemas/churn/schema.json", Body=schema.model_dump_json().encode())
+    monkeypatch.setenv("SCHEMA_KEY", "schemas/churn/schema.json")
+    table = _table(2000, seed=1)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(table.column_names)
+    for i, row in enumerate(table.to_pylist()):
+        writer.writerow(["n/a" if i < 100 else f"{row['tenure']:.6f}", f"{row['spend']:.6f}", row["plan"]])
+    body = gzip.compress(codecs.BOM_UTF8 + out.getvalue().encode(), mtime=0)
+    world.s3.put_object(Bucket=DATA, Key=f"curated/dt={DAY}/export.csv.gz", Body=body)
+
+    summary = drift_monitor.handler({"date": DAY}, None, _deps())
+
+    assert summary["status"] == "no drift" and summary["n_tested"] == 3 and summary["rows"] == 2000
+    report = world.report(f"drift-reports/{MODEL}/dt={DAY}/report.json")
+    tenure = next(r for r in report.features if r.feature == "tenure")
+    assert tenure.missing_current == 100 and tenure.n_current == 1900
+    assert not {"unparseable", "missing_column", "unreadable_source"} & set(summary["findings"])

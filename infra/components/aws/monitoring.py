@@ -77,6 +77,8 @@ class Monitoring(Capability):
                 "RETRAINING_TRIGGER": "sagemaker-pipeline" if args.retrain_on_drift else "none",
                 "PIPELINE_NAME": training.pipeline_name,
                 "DRIFT_CONFIG": args.drift.model_dump_json(),
+                # The dataset schema ingestion checks against: CSV is read with its dialect, as ingestion read it.
+                "SCHEMA_KEY": f"schemas/{model}/schema.json",
             },
         )
         store.data.grant_read(self.drift.role, "curated/")
