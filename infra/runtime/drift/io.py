@@ -182,13 +182,14 @@ def detect_delimiter(sample: str, quote_char: str = '"', *, complete: bool = Fal
     best, best_score = ",", (0.0, 1)
     for candidate in DELIMITER_CANDIDATES:
         records: list[list[str]] = []
+        cut = not complete
         try:
             for record in csv.reader(io.StringIO(sample), delimiter=candidate, quotechar=quote_char):
                 if record:
                     records.append(record)
         except csv.Error:  # the sample ends inside a quoted field: the records before it count
-            complete = False
-        if not complete and len(records) > 1:
+            cut = True
+        if cut and len(records) > 1:
             records = records[:-1]
         if not records or len(records[0]) < 2:
             continue
@@ -235,7 +236,7 @@ class TabularFile:
                     self.names = list(self.schema.names)
                 return
             self._sniff()
-        except (pa.ArrowException, OSError, EOFError) as exc:
+        except (pa.ArrowException, OSError, EOFError, csv.Error) as exc:
             raise UnreadableFile(self.path, f"cannot read {fmt}: {exc}") from None
 
     @property
