@@ -33,10 +33,10 @@ def main() -> int:
     scenario, catalog = load_scenario(args.scenario), load_catalog()
     phases: list[tuple[str, float]] = []
     t = time.perf_counter()
-    graphs, missing = synthesize(scenario)
-    phases.append((f"synthesize {len(graphs)} graph(s), imports included", time.perf_counter() - t))
+    synthesized = synthesize(scenario)
+    phases.append((f"synthesize {len(synthesized.graphs)} graph(s), imports included", time.perf_counter() - t))
     t = time.perf_counter()
-    result = compare(graphs, missing, scenario, catalog)
+    result = compare(synthesized, scenario, catalog)
     phases.append((f"price, sweep, sensitivity ({result.pricings} pricings)", time.perf_counter() - t))
     t = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -45,7 +45,7 @@ def main() -> int:
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     for name, seconds in phases:
         print(f"  {name:<52} {seconds:6.2f} s")
-    print(f"compared {', '.join(graphs)}; not compared: {', '.join(missing) or 'none'}")
+    print(f"compared {', '.join(result.costs)}; not compared: {', '.join(result.missing) or 'none'}")
     verdict = "PASS" if wall < args.target else "FAIL"
     print(f"{verdict}: whole comparison {wall:.2f} s wall ({cpu:.2f} s CPU), target < {args.target:g} s")
     return 0 if verdict == "PASS" else 1

@@ -27,8 +27,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.fixture(scope="module")
 def comparison() -> Comparison:
-    graphs, missing = synthesize(STARTUP)
-    return compare(graphs, missing, STARTUP, load_catalog())
+    return compare(synthesize(STARTUP), STARTUP, load_catalog())
 
 
 def test_compare_json_gives_every_figure_per_profile(tmp_path: Path) -> None:

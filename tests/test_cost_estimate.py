@@ -158,3 +158,11 @@ def test_a_price_nobody_published_is_listed_unpriced_not_zero() -> None:
     [tracking] = [u for u in est.unpriced if u.type == "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer"]
     assert "hourly price not found" in tracking.reason
     assert not [x for x in est.lines if x.type == tracking.type]
+
+
+def test_a_price_read_for_another_region_is_noted(graphs: dict[str, ResourceGraph]) -> None:
+    same = price_stack(graphs["dev"], STARTUP, CATALOG, "us-east-1").estimate
+    other = price_stack(graphs["dev"], STARTUP, CATALOG, "eu-west-1").estimate
+    assert not [n for n in same.notes if "list price" in n]
+    note = "'aws.kms.key' is the us-east-1 list price; the stack runs in eu-west-1, whose price may differ"
+    assert note in other.notes

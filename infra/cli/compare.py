@@ -39,8 +39,7 @@ def compare(
     def progress(message: str) -> None:
         err_console.print(f"[dim]{message}[/]", highlight=False)
 
-    graphs, missing = synthesize(usage, progress)
-    result = run_compare(graphs, missing, usage, prices, progress)
+    result = run_compare(synthesize(usage, progress), usage, prices, progress)
     written = write(render(result), output)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
@@ -48,7 +47,7 @@ def compare(
     for name, cost in result.costs.items():
         console.print(f"{name}: ${cost.estimate.total:,.2f} a month, {cost.complexity.burden_hours} h of operations, "
                       f"{cost.complexity.person_weeks} onboarding person-weeks", highlight=False)
-    for name, why in missing.items():
+    for name, why in result.missing.items():
         console.print(f"[yellow]not compared[/] {name}: {why}", highlight=False)
     console.print(f"[bold]recommendation[/]: {result.recommended}", highlight=False)
     for reason in result.reasons:

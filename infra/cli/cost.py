@@ -17,8 +17,8 @@ from infra.cost.costing import StackCost, default_scenario, price_stack
 from infra.cost.estimate import SHARED, cents
 from infra.cost.scenario import load_scenario, scenario_schema_text
 from infra.errors import UserError
-from infra.offline.graph import ResourceGraph
 from infra.offline.preview import preview
+from infra.profiles.loader import StackSpec
 
 ScenarioOpt = Annotated[
     Path | None, typer.Option("--scenario", help="Usage scenario YAML (default: scenario defaults per model)")
@@ -44,9 +44,10 @@ def _money(value: Decimal) -> str:
     return f"${cents(value):,.2f}"
 
 
-def _cost_for(graph: ResourceGraph, scenario: Path | None, catalog: Path | None) -> StackCost:
+def _cost_for(spec: StackSpec, scenario: Path | None, catalog: Path | None) -> StackCost:
+    graph = preview(spec)
     usage = load_scenario(scenario) if scenario else default_scenario(graph)
-    return price_stack(graph, usage, load_catalog(catalog))
+    return price_stack(graph, usage, load_catalog(catalog), spec.body.region)
 
 
 def render(cost: StackCost) -> None:
@@ -91,7 +92,7 @@ def cost(
     """Per-resource monthly cost (resource, component, quantity, unit, unit price), by model and shared platform."""
     if ctx.invoked_subcommand:
         return
-    result = _cost_for(preview(select(stack, profile, env)), scenario, catalog)
+    result = _cost_for(select(stack, profile, env), scenario, catalog)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
         return
@@ -114,11 +115,12 @@ def diff(
     For pull requests the way Infracost's diff is used: e.g. `--base-profile main-copy.yaml --base-env prod
     --profile stacks/profiles/mlflow-sagemaker.yaml --env prod`. Exit code 0 whatever the change.
     """
-    new_graph = preview(select(stack, profile, env))
-    base_graph = preview(select(base_stack, base_profile, base_env))
+    new_spec, base_spec = select(stack, profile, env), select(base_stack, base_profile, base_env)
+    new_graph, base_graph = preview(new_spec), preview(base_spec)
     usage = load_scenario(scenario) if scenario else default_scenario(new_graph)
     cat = load_catalog(catalog)
-    old, new = price_stack(base_graph, usage, cat).estimate, price_stack(new_graph, usage, cat).estimate
+    old = price_stack(base_graph, usage, cat, base_spec.body.region).estimate
+    new = price_stack(new_graph, usage, cat, new_spec.body.region).estimate
 
     def keyed(est: object) -> dict[tuple[str, str, str], Decimal]:
         out: dict[tuple[str, str, str], Decimal] = {}

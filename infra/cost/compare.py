@@ -192,15 +192,17 @@ def _crossovers(sweep: Sweep) -> list[dict[str, Any]]:
 class Comparator:
     """Holds each profile's graph (synthesized once) and prices it for any scenario and catalog."""
 
-    def __init__(self, graphs: dict[str, ResourceGraph], catalog: Catalog) -> None:
+    def __init__(self, graphs: dict[str, ResourceGraph], catalog: Catalog, regions: dict[str, str]) -> None:
         self.graphs = graphs
         self.catalog = catalog
+        self.regions = regions
         self.ceilings: dict[str, float] = {}  # profile -> first swept traffic whose peak exceeds max capacity
         self.pricings = 0  # graphs priced (each synthesized once)
 
     def price(self, scenario: Scenario, catalog: Catalog | None = None) -> dict[str, StackCost]:
         self.pricings += len(self.graphs)
-        return {p: price_stack(g, scenario, catalog or self.catalog) for p, g in self.graphs.items()}
+        return {p: price_stack(g, scenario, catalog or self.catalog, self.regions.get(p))
+                for p, g in self.graphs.items()}
 
 
     def sweeps(self, scenario: Scenario, progress: Progress) -> list[Sweep]:
@@ -297,35 +299,45 @@ def _variables(scenario: Scenario, costs: dict[str, StackCost], catalog: Catalog
     return out
 
 
-def synthesize(scenario: Scenario, progress: Progress = lambda _: None) -> tuple[dict[str, ResourceGraph],
-                                                                              dict[str, str]]:
+@dataclass
+class Synthesized:
+    """Each compared profile's graph and region, and why the others are not compared."""
+
+    graphs: dict[str, ResourceGraph]
+    regions: dict[str, str]
+    missing: dict[str, str]
+
+
+def synthesize(scenario: Scenario, progress: Progress = lambda _: None) -> Synthesized:
     """Each of the scenario's profiles that is built in, run once under the mock runtime; the others listed."""
     from infra.offline.preview import preview
     from infra.profiles.loader import builtin_profiles, resolve
 
     available = set(builtin_profiles())
-    graphs: dict[str, ResourceGraph] = {}
-    missing: dict[str, str] = {}
+    out = Synthesized({}, {}, {})
     for name in scenario.profiles:
         if name not in available:
-            missing[name] = "not a built-in profile yet: no figures rather than invented ones"
+            out.missing[name] = "not a built-in profile yet: no figures rather than invented ones"
             continue
         progress(f"synthesizing {name} ({scenario.environment})")
-        graphs[name] = preview(resolve(name, scenario.environment))
-    return graphs, missing
+        spec = resolve(name, scenario.environment)
+        out.graphs[name] = preview(spec)
+        out.regions[name] = spec.body.region
+    return out
 
 
 def _price_change(scenario: Scenario, catalog: Catalog, price_id: str) -> Callable[[float], tuple[Scenario, Catalog]]:
     return lambda v: (scenario, catalog.with_price(price_id, dec(round(v, 10))))
 
 
-def compare(graphs: dict[str, ResourceGraph], missing: dict[str, str], scenario: Scenario, catalog: Catalog,
+def compare(synthesized: Synthesized, scenario: Scenario, catalog: Catalog,
             progress: Progress = lambda _: None) -> Comparison:
     """Price every graph for the scenario, sweep, probe the assumptions and rank the profiles."""
+    graphs, missing = synthesized.graphs, synthesized.missing
     if not graphs:
         raise UserError.single(scenario.name, "none of the scenario's profiles is built in: nothing to compare",
                                field="profiles")
-    comparator = Comparator(graphs, catalog)
+    comparator = Comparator(graphs, catalog, synthesized.regions)
     progress(f"pricing {len(graphs)} profiles")
     costs = comparator.price(scenario)
     sweeps = comparator.sweeps(scenario, progress)

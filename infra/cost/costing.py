@@ -21,9 +21,10 @@ class StackCost:
         return {**self.estimate.to_json(), "complexity": self.complexity.to_json()}
 
 
-def price_stack(graph: ResourceGraph, scenario: Scenario, catalog: Catalog) -> StackCost:
-    """Price `graph` for `scenario`: no synthesis here, so a comparison prices one graph many times."""
-    est = estimate_resources(graph, scenario, catalog)
+def price_stack(graph: ResourceGraph, scenario: Scenario, catalog: Catalog, region: str | None = None) -> StackCost:
+    """Price `graph` (a stack in `region`) for `scenario`: no synthesis here, so a comparison prices one graph
+    many times."""
+    est = estimate_resources(graph, scenario, catalog, region)
     complexity = measure(est.records, scenario, len(scenario.models))
     people_and_saas(est, scenario, catalog, burden_lines(complexity), saas_lines(est.records, scenario))
     return StackCost(est, complexity)

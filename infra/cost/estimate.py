@@ -226,6 +226,7 @@ class PriceContext:
     placed: list[Placed]
     estimate: Estimate
     current: Placed | None = None
+    region: str | None = None  # where the stack runs; a price read for another region is noted
     seen: set[tuple[Any, ...]] = field(default_factory=set)  # what a pricer counts once per stack
 
     @property
@@ -248,6 +249,10 @@ class PriceContext:
             reason = f"no catalog price '{price_id}'" if entry is None else f"'{price_id}': {entry.source}"
             self.estimate.unpriced.append(Unpriced(record.name, record.type, group, component, reason))
             return
+        if self.region and entry.region not in (self.region, "global") and ("region", price_id) not in self.seen:
+            self.seen.add(("region", price_id))
+            self.estimate.notes.append(f"'{price_id}' is the {entry.region} list price; the stack runs in "
+                                       f"{self.region}, whose price may differ")
         self.estimate.lines.append(CostLine(
             resource=record.name, type=record.type, group=group, category=self.category(record),
             component=component, kind=kind, quantity=dec(quantity) * (factor or Decimal(1)), unit=unit,
@@ -365,13 +370,15 @@ def people_and_saas(estimate: Estimate, scenario: Scenario, catalog: Catalog, bu
         ))
 
 
-def estimate_resources(graph: ResourceGraph, scenario: Scenario, catalog: Catalog) -> Estimate:
-    """Price every cloud resource of `graph` for `scenario` (no people or SaaS lines; see `people_and_saas`)."""
+def estimate_resources(graph: ResourceGraph, scenario: Scenario, catalog: Catalog,
+                       region: str | None = None) -> Estimate:
+    """Price every cloud resource of `graph` (in `region`, when known) for `scenario`; no people or SaaS lines
+    (see `people_and_saas`)."""
     _load_pricers()
     placed, notes = place(graph, scenario)
     est = Estimate(profile=graph.profile, environment=graph.environment, notes=notes,
                    records=[p.record for p in placed])
-    ctx = PriceContext(scenario=scenario, catalog=catalog, placed=placed, estimate=est)
+    ctx = PriceContext(scenario=scenario, catalog=catalog, placed=placed, estimate=est, region=region)
     for item in placed:
         token = item.record.type
         if token in PRICERS:
