@@ -7,7 +7,8 @@ scenario quantity), each priced from a catalog entry. A resource nobody charges 
 reason; a resource without a pricer, or whose price the catalog lacks, is listed as unpriced, never counted
 as $0.
 
-Models: the resources of a model are those tagged ``model`` (one per-model component per model). A graph
+Models: the resources of a model are those tagged (or labelled) ``model``, and the untagged ones whose logical
+name holds the model's name as a hyphen-separated part (``recommender-pool``). A graph
 without model tags (one model per stack) has one implicit model: its training and serving resources and its
 model package group. Scenario models are matched to graph models by name; a scenario model the graph does
 not declare is priced as a copy of the first graph model's resources with its own usage, and the estimate
@@ -156,11 +157,13 @@ IMPLICIT_MODEL_TYPES = {"aws:sagemaker/modelPackageGroup:ModelPackageGroup"}
 def split_models(graph: ResourceGraph) -> tuple[list[ResourceRecord], dict[str, list[ResourceRecord]]]:
     """(shared resources, resources per graph model), cloud resources only; see the module docstring."""
     custom = graph.custom
-    if any(tag(r, "model") for r in custom):
+    names = {name for r in custom if (name := tag(r, "model"))}
+    if names:
         models: dict[str, list[ResourceRecord]] = {}
         shared = []
         for r in custom:
-            name = tag(r, "model")
+            name = tag(r, "model") or next(
+                (n for n in sorted(names) if re.search(rf"(^|-){re.escape(n)}(-|$)", r.name)), None)
             if name:
                 models.setdefault(name, []).append(r)
             else:
@@ -227,6 +230,7 @@ class PriceContext:
     estimate: Estimate
     current: Placed | None = None
     region: str | None = None  # where the stack runs; a price read for another region is noted
+    parent_capability: dict[str, str] = field(default_factory=dict)  # component -> capability of its children
     seen: set[tuple[Any, ...]] = field(default_factory=set)  # what a pricer counts once per stack
 
     @property
@@ -236,8 +240,17 @@ class PriceContext:
     def records(self, type_token: str) -> list[Placed]:
         return [p for p in self.placed if p.record.type == type_token]
 
+    def related(self, type_token: str, of: Placed) -> list[Placed]:
+        """Resources of a type that can act on `of`: a per-model resource's own model's (and shared ones);
+        a shared resource's from every model."""
+        return [p for p in self.records(type_token) if of.group == SHARED or p.group in (of.group, SHARED)]
+
     def category(self, record: ResourceRecord) -> str:
-        return CAPABILITY_CATEGORY.get(tag(record, "capability") or "", "networking and platform")
+        """From the resource's capability tag, else its siblings', else its component's name (resources that
+        take no tags or labels)."""
+        parent = record.parent or ""
+        capability = tag(record, "capability") or self.parent_capability.get(parent, parent)
+        return CAPABILITY_CATEGORY.get(capability, "networking and platform")
 
     def add(self, component: str, kind: Kind, quantity: Decimal | float, unit: str, price_id: str,
             *, factor: Decimal | None = None) -> None:
@@ -292,7 +305,7 @@ def free(reason: str, *tokens: str) -> None:
 
 
 def _load_pricers() -> None:
-    from infra.cost.pricers import aws  # noqa: F401  (importing a module registers its pricers)
+    from infra.cost.pricers import aws, gcp  # noqa: F401  (importing a module registers its pricers)
 
 
 # ---------------------------------------------------------------------------------------------- schedules
@@ -378,7 +391,13 @@ def estimate_resources(graph: ResourceGraph, scenario: Scenario, catalog: Catalo
     placed, notes = place(graph, scenario)
     est = Estimate(profile=graph.profile, environment=graph.environment, notes=notes,
                    records=[p.record for p in placed])
-    ctx = PriceContext(scenario=scenario, catalog=catalog, placed=placed, estimate=est, region=region)
+    parents: dict[str, str] = {}
+    for r in graph.custom:
+        capability = tag(r, "capability")
+        if capability and r.parent:
+            parents.setdefault(r.parent, capability)
+    ctx = PriceContext(scenario=scenario, catalog=catalog, placed=placed, estimate=est, region=region,
+                       parent_capability=parents)
     for item in placed:
         token = item.record.type
         if token in PRICERS:
@@ -386,6 +405,9 @@ def estimate_resources(graph: ResourceGraph, scenario: Scenario, catalog: Catalo
             PRICERS[token](ctx, item)
         elif token in FREE:
             est.free.append((item.record.name, token, FREE[token]))
+        elif token.startswith("kubernetes:"):
+            est.free.append((item.record.name, token, "a Kubernetes object runs on the cluster's nodes, priced on "
+                                                      "the node groups"))
         else:
             est.unpriced.append(Unpriced(item.record.name, token, item.group, "-", "no pricer for this type"))
     est.free = sorted(set(est.free))

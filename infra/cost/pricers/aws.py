@@ -200,7 +200,7 @@ def lambda_function(ctx: PriceContext, p: Placed) -> None:
     scenario's function_seconds_per_run at the function's memory size."""
     name = p.record.inputs.get("name") or p.record.name
     runs = Decimal(0)
-    for s in ctx.records("aws:scheduler/schedule:Schedule"):
+    for s in ctx.related("aws:scheduler/schedule:Schedule", p):
         target = s.record.inputs.get("target") or {}
         if str(target.get("arn", "")).endswith(f":function:{name}"):
             runs += runs_per_month(str(s.record.inputs.get("scheduleExpression", "")), ctx.hours)
@@ -326,3 +326,37 @@ def _scaling(ctx: PriceContext, endpoint: str | None, variant: str, initial: int
 def managed_mlflow(ctx: PriceContext, p: Placed) -> None:
     size = p.record.inputs.get("trackingServerSize", "Small")
     ctx.add(f"managed MLflow tracking server ({size})", "hourly", ctx.hours, "hour", f"aws.sagemaker.mlflow.{size}")
+
+
+# ------------------------------------------------------------------ EKS (the Kubernetes profiles)
+free("EKS add-ons and Pod Identity associations are not billed (their pods run on the node groups)",
+     "aws:eks/addon:Addon", "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+     "aws:eks/accessEntry:AccessEntry", "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+     "aws:ec2/launchTemplate:LaunchTemplate")
+
+
+@pricer("aws:eks/cluster:Cluster")
+def eks_cluster(ctx: PriceContext, p: Placed) -> None:
+    ctx.add("EKS control plane (standard support)", "hourly", ctx.hours, "hour", "aws.eks.cluster")
+
+
+@pricer("aws:eks/nodeGroup:NodeGroup")
+def eks_node_group(ctx: PriceContext, p: Placed) -> None:
+    """Desired nodes every hour at the first instance type's on-demand price; a group that scales from zero
+    runs the training jobs: every model's training hours on it. Spot capacity is billed x (1 - spot_saving)."""
+    i = p.record.inputs
+    scaling = i.get("scalingConfig") or {}
+    itype = str((i.get("instanceTypes") or ["?"])[0])
+    spot = i.get("capacityType") == "SPOT"
+    factor = (1 - dec(ctx.scenario.assumptions.spot_saving)) if spot else Decimal(1)
+    how = f"spot x (1 - {ctx.scenario.assumptions.spot_saving})" if spot else "on-demand"
+    desired = int(scaling.get("desiredSize", scaling.get("minSize", 1)))
+    if desired:
+        ctx.add(f"{desired} x {itype} nodes ({how})", "hourly", ctx.hours * desired, "instance-hour",
+                f"aws.ec2.{itype}", factor=factor)
+    if int(scaling.get("minSize", desired)) == 0:
+        hours = sum((dec(m.training.runs_per_month) * dec(m.training.hours_per_run) for m in ctx.scenario.models),
+                    Decimal(0))
+        ctx.add(f"training on {itype} nodes scaled from zero ({hours.normalize():f} h, all models; {how})", "usage",
+                hours, "instance-hour", f"aws.ec2.{itype}", factor=factor)
+        ctx.limit(f"node group '{p.record.name}' scales from zero: training waits for nodes to start")

@@ -1,0 +1,80 @@
+"""GCP and EKS pricers on records shaped as pulumi-gcp and pulumi-aws register them (the Vertex and Kubeflow
+profiles' resource kinds)."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+from typing import Any
+
+from infra.cost.catalog import load_catalog
+from infra.cost.costing import price_stack
+from infra.cost.scenario import ModelUsage, Scenario
+from infra.offline.graph import ResourceGraph, ResourceRecord
+
+CATALOG = load_catalog()
+
+
+def _record(typ: str, logical: str, parent: str, **inputs: Any) -> ResourceRecord:
+    return ResourceRecord(type=typ, name=logical, parent=parent, inputs=inputs)
+
+
+def _graph() -> ResourceGraph:
+    labels = {"capability": "monitoring", "model": "recommender"}
+    return ResourceGraph(stack="prod", profile="vertex-managed", environment="prod", resources=[
+        _record("gcp:vertex/aiEndpoint:AiEndpoint", "recommender-endpoint", "serving",
+                labels={"capability": "serving", "model": "recommender"}),
+        _record("gcp:vertex/aiDeploymentResourcePool:AiDeploymentResourcePool", "recommender-pool", "serving",
+                dedicatedResources={"machineSpec": {"machineType": "n1-standard-4"}, "minReplicaCount": 2,
+                                    "maxReplicaCount": 6}),
+        _record("gcp:cloudrunv2/job:Job", "drift-recommender-job", "monitoring", name="p-drift-recommender",
+                labels=labels, template={"template": {"containers": [
+                    {"resources": {"limits": {"cpu": "1", "memory": "4Gi"}}}]}}),
+        _record("gcp:cloudscheduler/job:Job", "drift-recommender-schedule", "monitoring", schedule="0 6 * * *",
+                httpTarget={"uri": "https://run.googleapis.com/v2/projects/p/locations/r/jobs/p-drift-recommender:run"}),
+        _record("gcp:storage/bucket:Bucket", "store-data", "store", name="p-data", labels={"capability": "store"}),
+        _record("gcp:monitoring/alertPolicy:AlertPolicy", "monitoring-recommender-errors", "monitoring"),
+        _record("gcp:projects/service:Service", "service-aiplatform", "platform"),
+    ])
+
+
+def test_vertex_stack_lines_for_two_models() -> None:
+    scenario = Scenario(name="two", models=[ModelUsage(name="recommender"), ModelUsage(name="churn")],
+                        operations={"function_seconds_per_run": 60},  # type: ignore[arg-type]
+                        data={"ingest_gb_per_month": 10, "retention_months": 3})  # type: ignore[arg-type]
+    est = price_stack(_graph(), scenario, CATALOG, "us-central1").estimate
+    lines = {(x.group, x.resource, x.unit): x for x in est.lines}
+    # The unlabelled pool belongs to the model its name holds, is a serving cost, and is copied for 'churn'.
+    for model in ("recommender", "churn"):
+        pool = lines[(model, "recommender-pool", "node-hour")]
+        assert (pool.quantity, pool.unit_price, pool.category) == (2 * 730, D("0.219"), "serving")
+        # The drift job runs daily (730 / 24 runs) for 60 s at 1 vCPU and 4 GiB, from its own model's schedule.
+        cpu = lines[(model, "drift-recommender-job", "vCPU-second")]
+        assert cpu.quantity == D(730) / 24 * 60
+        assert lines[(model, "drift-recommender-job", "GiB-second")].quantity == D(730) / 24 * 60 * 4
+    assert lines[("shared platform", "store-data", "GB-month")].monthly == 30 * D("0.020")
+    assert [u.reason for u in est.unpriced if u.type.endswith("AlertPolicy")] == [
+        "'gcp.monitoring.alert_policy': Cloud Monitoring alerting: price not found"] * 2
+    assert "Vertex AI online prediction does not scale to zero: 'recommender-pool' keeps 2 replica(s)" in est.limits
+    assert ("service-aiplatform", "gcp:projects/service:Service", "enabling a service API is not billed") in est.free
+
+
+def test_eks_cluster_node_groups_and_kubernetes_objects() -> None:
+    graph = ResourceGraph(stack="prod", profile="wandb-kubeflow", environment="prod", resources=[
+        _record("aws:eks/cluster:Cluster", "eks-cluster", "cluster", tags={"capability": "platform"}),
+        _record("aws:eks/nodeGroup:NodeGroup", "eks-system", "cluster", instanceTypes=["m5.large"],
+                capacityType="ON_DEMAND", scalingConfig={"minSize": 2, "desiredSize": 3, "maxSize": 6}),
+        _record("aws:eks/nodeGroup:NodeGroup", "eks-gpu", "cluster", instanceTypes=["g4dn.xlarge"],
+                capacityType="SPOT", scalingConfig={"minSize": 0, "desiredSize": 0, "maxSize": 4}),
+        _record("kubernetes:helm.sh/v3:Release", "kubeflow-pipelines", "tracking"),
+    ])
+    scenario = Scenario(name="k", models=[ModelUsage(name="a", training={"runs_per_month": 4, "hours_per_run": 2}),
+                                          ModelUsage(name="b", training={"runs_per_month": 1, "hours_per_run": 3})],
+                        assumptions={"spot_saving": 0.5})  # type: ignore[arg-type]
+    est = price_stack(graph, scenario, CATALOG, "us-east-1").estimate
+    monthly = {(x.resource, x.unit): x.monthly for x in est.lines}
+    assert monthly[("eks-cluster", "hour")] == 730 * D("0.10")
+    assert monthly[("eks-system", "instance-hour")] == 3 * 730 * D("0.096")
+    # Training on the GPU group scaled from zero: (4 x 2 + 1 x 3) h on spot at half the on-demand $0.526.
+    assert monthly[("eks-gpu", "instance-hour")] == 11 * D("0.526") * D("0.5")
+    assert any(name == "kubeflow-pipelines" for name, _, _ in est.free)
+    assert est.unpriced == []
