@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import pulumi
 import pulumi_aws as aws
 
 from infra.components.base import StackContext, tagging_transformation
 from infra.components.catalog import ORDER, Platform, kind_of, lookup
-from infra.profiles.loader import StackSpec
+from infra.errors import UserError
+from infra.profiles.loader import StackSpec, load_stack
 
 
 def build(spec: StackSpec) -> Platform:
@@ -27,3 +30,14 @@ def build(spec: StackSpec) -> Platform:
     pulumi.export("alertTopicArn", platform["monitoring"].topic.arn)
     pulumi.export("retrainingPipeline", platform["training"].pipeline_name)
     return platform
+
+
+def main() -> None:
+    """A Pulumi program's entry point: build the selected stack (`pulumi up -s <stack>`) from the project's
+    stack file Pulumi.<stack>.yaml. The project is found from the working directory upward to Pulumi.yaml."""
+    try:
+        spec = load_stack(pulumi.get_stack())
+    except UserError as exc:  # a readable message, not a traceback, in `pulumi up` output
+        pulumi.log.error(str(exc))
+        sys.exit(2)
+    build(spec)

@@ -282,9 +282,10 @@ def test_readme_says_how_to_run_and_how_to_deploy() -> None:
 
 
 # ---------------------------------------------------------------- 9: real deploy traps
-def test_runtime_image_builds_from_the_project_root_and_not_on_preview() -> None:
+def test_runtime_image_builds_from_the_installed_package_relative_to_the_project_and_not_on_preview() -> None:
     (image,) = preview(load_stack("dev")).of_type("docker-build:index:Image")
-    assert image.inputs["context"]["location"] == "."
+    # Here the installed package is the source tree's (editable install); a wheel install builds from site-packages.
+    assert image.inputs["context"]["location"] == "infra/runtime"
     assert image.inputs["dockerfile"]["location"] == "infra/runtime/Dockerfile"
     assert image.inputs["buildOnPreview"] is False
     assert (ROOT / image.inputs["dockerfile"]["location"]).is_file()

@@ -88,7 +88,7 @@ def test_overlay_may_switch_kind() -> None:
 
 def test_schema_file_is_generated_from_the_models() -> None:
     expected = schema_text()
-    assert SCHEMA_FILE.read_text(encoding="utf-8") == expected, "run: mlopsgen schema -o stacks/profile.schema.json"
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == expected, f"run: mlopsgen schema -o {SCHEMA_FILE}"
 
 
 def test_schema_command_prints_the_schema() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from infra import __version__
 from infra.cli import commands
 
 app = typer.Typer(
@@ -21,19 +23,22 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        try:
-            typer.echo(f"mlopsgen {version('mlopsgen')}")
-        except PackageNotFoundError:  # running from a source tree that was never installed
-            typer.echo("mlopsgen (not installed)")
+        typer.echo(f"mlopsgen {__version__}")
         raise typer.Exit()
 
 
 @app.callback()
 def main(
+    cwd: Annotated[Path | None, typer.Option(
+        "--cwd", "-C", metavar="DIR", exists=True, file_okay=False, dir_okay=True,
+        help="Run as if started in DIR: the project is found from there upward to Pulumi.yaml (as Pulumi's --cwd)",
+    )] = None,
     show_version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                                help="Print the version and exit")] = False,
 ) -> None:
     """Generate, preview and test MLOps platforms from stack profiles, offline."""
+    if cwd is not None:
+        os.chdir(cwd)
 
 
 for _module in commands.MODULES:

@@ -23,6 +23,7 @@ from infra.profiles.loader import (
 )
 from infra.profiles.schema import schema_text
 from infra.profiles.validators import ENVIRONMENTS
+from infra.project import find_project
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +37,7 @@ def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
                                                 help="Write to this file instead of stdout")] = None,
 ) -> None:
-    """Print the JSON Schema of stack profiles (profile files point editors at stacks/profile.schema.json)."""
+    """Print the JSON Schema of stack profiles (profile files point editors at a copy of it)."""
     if output is not None:
         check_output_path(output, "--output")
     text = schema_text()
@@ -50,10 +51,11 @@ def schema(
 def validate(
     # Described in the docstring: Typer would print the argument's Python type beside its help.
     files: Annotated[list[Path] | None, typer.Argument(metavar="FILE", hidden=True)] = None,
-    stack: Annotated[list[str] | None, typer.Option("--stack", "-s", metavar="STACK",
-                                                    help="Stack file stacks/Pulumi.STACK.yaml (repeatable)")] = None,
+    stack: Annotated[list[str] | None, typer.Option(
+        "--stack", "-s", metavar="STACK", help="The project's stack file Pulumi.STACK.yaml (repeatable)")] = None,
 ) -> None:
-    """Check profile files and stack files (Pulumi.STACK.yaml): each FILE, each --stack, or all of stacks/.
+    """Check profile files and stack files (Pulumi.STACK.yaml): each FILE, each --stack, or every stack file of
+    the project (found from the working directory upward to Pulumi.yaml, as Pulumi does).
 
     Every environment of a profile is resolved and validated.
     Exit code 0 when all are valid, 2 with file, line and field for each problem otherwise.
@@ -63,8 +65,10 @@ def validate(
     targets: list[tuple[str, Path]] = [("stack", stack_file_path(s)) for s in stack or []]
     targets += [("stack" if p.name.startswith("Pulumi.") else "profile", p) for p in files or []]
     if not targets:
-        targets = [("stack", stack_file_path(e)) for e in ENVIRONMENTS if stack_file_path(e).exists()]
-        targets += [("profile", PROFILES_DIR / f"{name}.yaml") for name in builtin_profiles()]
+        project = find_project()
+        targets = [("stack", path) for path in project.stack_files()]
+        if not targets:
+            raise UserError.single(display_path(project.stack_config_dir), "no stack files (Pulumi.<stack>.yaml)")
     for kind, path in targets:
         try:
             if kind == "stack":
@@ -96,7 +100,7 @@ def validate(
 @user_errors
 def profiles() -> None:
     """List the built-in profiles; an invalid one is reported with its problems (exit code 2)."""
-    table = Table(title="built-in profiles (stacks/profiles)")
+    table = Table(title="built-in profiles")
     table.add_column("name")
     table.add_column("description")
     problems = []

@@ -19,11 +19,10 @@ from infra.errors import Problem, UserError
 from infra.profiles.model import Profile, ProfileBody
 from infra.profiles.validators import ENVIRONMENTS
 from infra.profiles.wording import describe, did_you_mean
+from infra.project import find_project
 
-PROJECT = "mlopsgen"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STACKS_DIR = REPO_ROOT / "stacks"
-PROFILES_DIR = STACKS_DIR / "profiles"
+PROJECT = "mlopsgen"  # the configuration namespace of stack files (`mlopsgen:profile`), in every project
+PROFILES_DIR = Path(__file__).resolve().parent / "builtin"  # built-in profiles, shipped as package data
 STACK_KEYS = {"profile", "environment", "overrides"}
 
 Path_ = tuple[str | int, ...]
@@ -266,7 +265,8 @@ def _unknown_environment(environment: object) -> str:
 
 
 def stack_file_path(stack: str) -> Path:
-    return STACKS_DIR / f"Pulumi.{stack}.yaml"
+    """The stack file of ``stack`` in the current project (found from the working directory, as Pulumi does)."""
+    return find_project().stack_file(stack)
 
 
 def read_stack_config(path: Path) -> tuple[dict[str, Any], dict[Path_, int], dict[Path_, str], str]:
@@ -280,7 +280,8 @@ def read_stack_config(path: Path) -> tuple[dict[str, Any], dict[Path_, int], dic
 
 
 def load_stack(stack: str, path: Path | None = None) -> StackSpec:
-    """Resolve ``stacks/Pulumi.<stack>.yaml`` (or ``path``): the profile it names, its environment, overrides.
+    """Resolve the project's ``Pulumi.<stack>.yaml`` (or ``path``): the profile it names, its environment,
+    overrides. The project is found from the working directory upward to Pulumi.yaml, as Pulumi does.
 
     A profile given as a file (``mlopsgen:profile: my-profile.yaml``) is found relative to the stack file's
     folder; a bare name is a built-in profile.

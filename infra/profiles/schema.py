@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from infra.profiles.loader import STACKS_DIR
 from infra.profiles.model import Profile, ProfileBody
 
-SCHEMA_FILE = STACKS_DIR / "profile.schema.json"
+# Beside the built-in profiles, which point to it for editor completion; kept equal to schema_text() by a test.
+SCHEMA_FILE = Path(__file__).resolve().with_name("profile.schema.json")
 
 
 def profile_schema() -> dict[str, Any]:

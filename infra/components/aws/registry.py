@@ -3,33 +3,41 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
+import infra.runtime
 from infra.components.aws.security import EncryptionKey
 from infra.components.base import Capability, Grantable, StackContext
 from infra.profiles.model import SageMakerModelRegistry
 
 REPOSITORIES = ("training", "serving", "mlflow", "runtime")
 KEEP_IMAGES = 30
-DOCKERFILE = "infra/runtime/Dockerfile"
+# The installed infra.runtime package is the build context (its Dockerfile and .dockerignore ship as package data),
+# so the image builds the same from a wheel install as from a source checkout.
+RUNTIME_DIR = Path(infra.runtime.__file__).resolve().parent
 
 
 class RuntimeImage:
     """The image the runtime functions and the pipeline's baseline step run: the `infra.runtime` package with
     numpy, scipy and pyarrow (together past Lambda's 250 MB zip limit; images may be 10 GB). `pulumi up` builds
-    it from infra/runtime/Dockerfile and pushes it to the `runtime` repository (needs Docker with buildx)."""
+    it from the installed package's infra/runtime/Dockerfile and pushes it to the `runtime` repository (needs
+    Docker with buildx)."""
 
     def __init__(self, repository: aws.ecr.Repository, parent: Capability):
         auth = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
-        # Paths relative to the project root (Pulumi runs the program there): the inputs stay the same on every
-        # machine, and `pulumi preview` does not need Docker.
+        # The package's path relative to the project root (Pulumi runs the program there): the inputs stay the same
+        # on every machine with the same layout (infra/runtime in this repository, the virtualenv's site-packages
+        # in a rendered project), and `pulumi preview` does not need Docker.
+        runtime_dir = os.path.relpath(RUNTIME_DIR, Path.cwd())
         self.image = docker_build.Image(
             "runtime-image",
-            context={"location": "."},
-            dockerfile={"location": DOCKERFILE},
+            context={"location": runtime_dir},
+            dockerfile={"location": f"{runtime_dir}/Dockerfile"},
             build_on_preview=False,
             platforms=[docker_build.Platform.LINUX_AMD64],
             push=True,

@@ -7,7 +7,10 @@ the challenger by swapping endpoint configurations; Pulumi ignores that field so
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import io
+import os
 import tarfile
 from pathlib import Path
 
@@ -24,22 +27,27 @@ from infra.profiles.model import SageMakerEndpointServing
 CHAMPION, CHALLENGER = "champion", "challenger"
 BOOTSTRAP_KEY = "bootstrap/model.tar.gz"
 BOOTSTRAP_SOURCE = Path(__file__).resolve().parents[2] / "runtime" / "bootstrap_model" / "inference.py"
-BUILD_DIR = Path(__file__).resolve().parents[3] / "build"
+
+
+def cache_dir() -> Path:
+    """Where generated build inputs go: the user's cache (XDG), never the installed package or the project."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlopsgen"
 
 
 def bootstrap_archive() -> Path:
-    """A reproducible model.tar.gz holding code/inference.py (same bytes for the same source)."""
-    target = BUILD_DIR / "bootstrap-model.tar.gz"
+    """A reproducible model.tar.gz holding code/inference.py (same bytes for the same source), named by its
+    content hash so every project on a machine uses the same file and a changed source gets a new one."""
     payload = BOOTSTRAP_SOURCE.read_bytes()
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         info = tarfile.TarInfo("code/inference.py")
         info.size, info.mtime, info.mode = len(payload), 0, 0o644
         tar.addfile(info, io.BytesIO(payload))
-    data = buffer.getvalue()
-    if not target.exists() or target.read_bytes() != data:
+    data = gzip.compress(buffer.getvalue(), mtime=0)  # a gzip header stamped with the time would change the bytes
+    target = cache_dir() / f"bootstrap-model-{hashlib.sha256(data).hexdigest()[:16]}.tar.gz"
+    if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         tmp.write_bytes(data)
         tmp.replace(target)
     return target
