@@ -18,7 +18,7 @@ from infra.offline.graph import ResourceGraph
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cost"
 CATALOG = load_catalog()
-STARTUP = load_scenario("stacks/scenarios/startup.yaml")
+STARTUP = load_scenario("startup")  # built-in: package data
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
@@ -146,7 +146,7 @@ def test_scenario_schema_file_is_current() -> None:
     from infra.cost.scenario import SCENARIO_SCHEMA_FILE, scenario_schema_text
 
     assert SCENARIO_SCHEMA_FILE.read_text(encoding="utf-8") == scenario_schema_text(), \
-        "run: mlopsgen scenario schema -o stacks/scenario.schema.json"
+        "run: mlopsgen scenario schema -o infra/cost/scenario.schema.json"
 
 
 def test_a_price_nobody_published_is_listed_unpriced_not_zero() -> None:

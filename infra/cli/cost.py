@@ -225,7 +225,7 @@ def validate_scenario(files: Annotated[list[Path], typer.Argument(help="Scenario
 def scenario_schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout")] = None,
 ) -> None:
-    """Print the JSON Schema of usage scenarios (scenario files point editors at stacks/scenario.schema.json)."""
+    """Print the JSON Schema of usage scenarios (scenario files point editors at a copy of it)."""
     text = scenario_schema_text()
     if output is None:
         typer.echo(text, nl=False)

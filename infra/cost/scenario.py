@@ -2,7 +2,7 @@
 
 A scenario is to the estimator what Infracost's usage file is to its resources: the graph says what is
 provisioned, the scenario says how much it is used. Validated by Pydantic (the single source of truth; JSON
-Schema in ``stacks/scenario.schema.json``); bad input is reported by file, line and field like a profile.
+Schema in ``infra/cost/scenario.schema.json``); bad input is reported by file, line and field like a profile.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from infra.errors import UserError
-from infra.profiles.loader import STACKS_DIR, Layer, _compose, _problems, display_path
+from infra.profiles.loader import Layer, _compose, _problems, display_path
 
-SCENARIOS_DIR = STACKS_DIR / "scenarios"
-SCENARIO_SCHEMA_FILE = STACKS_DIR / "scenario.schema.json"
+# Built-in scenarios (named by name) and their schema ship as package data, like the built-in profiles.
+SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
+SCENARIO_SCHEMA_FILE = Path(__file__).resolve().with_name("scenario.schema.json")
 CLOUDS = ("aws", "gcp")
 
 
