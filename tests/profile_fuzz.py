@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from infra.cli.main import app
 from infra.profiles import loader
+from infra.project import Project
 
 BUILTIN = yaml.safe_load((loader.PROFILES_DIR / "mlflow-sagemaker.yaml").read_text())
 BUILTIN["name"] = "fuzz-team"  # a copy must not keep the built-in's name
@@ -221,6 +222,7 @@ def invoke(args: list[str]) -> tuple[int, str]:
 
 @contextmanager
 def _stacks_in(folder: Path) -> Iterator[None]:
-    """`--stack NAME` reads folder/Pulumi.NAME.yaml."""
-    with mock.patch.object(loader, "STACKS_DIR", folder):
+    """`--stack NAME` reads folder/Pulumi.NAME.yaml: the folder is the project's stack config dir."""
+    project = Project(root=folder, file=folder / "Pulumi.yaml", name="fuzz", stack_config_dir=folder)
+    with mock.patch.object(loader, "find_project", lambda: project):
         yield
