@@ -9,6 +9,7 @@ transformations) is reset before each run so runs do not leak into each other.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -159,8 +160,12 @@ def prebuilt_image(args: dict[str, Any], default_region: str) -> dict[str, Any]:
             "imageTag": tag, "region": region}
 
 
-def run_program(spec: StackSpec, mocks: GraphMocks) -> ResourceGraph:
-    """Run the real program for `spec` under `mocks`; return every registered resource with its inputs."""
+def run_program(spec: StackSpec, mocks: GraphMocks, program: Callable[[], object] | None = None) -> ResourceGraph:
+    """Run the real program for `spec` under `mocks`; return every registered resource with its inputs.
+
+    ``program`` runs instead of ``build(spec)`` when given: a project's own entry point (its __main__.py, which
+    loads the stack Pulumi selects, ``spec.stack``), to check what `pulumi up` would run there.
+    """
     from infra.profiles.exceptions import loosened_defaults
     from infra.program import build
 
@@ -173,10 +178,11 @@ def run_program(spec: StackSpec, mocks: GraphMocks) -> ResourceGraph:
         pulumi.runtime.set_all_config(config, [])
         pulumi_settings.SETTINGS.rpc_manager.clear()
         pulumi_settings.SETTINGS.outputs.clear()
-        platform: dict[str, Any] = {}
-
-        def program() -> None:
-            platform["value"] = build(spec)
+        def run() -> None:
+            if program is not None:
+                program()
+            else:
+                build(spec)
 
         # The SDK sends each registration to the loop's default executor. When one fails, the run stops while
         # others are still in flight on those threads; shutting down our own executor waits for every one, so
@@ -185,7 +191,7 @@ def run_program(spec: StackSpec, mocks: GraphMocks) -> ResourceGraph:
         executor = ThreadPoolExecutor(thread_name_prefix="pulumi-mock")
         loop.set_default_executor(executor)
         async def run_and_read_outputs() -> dict[str, Any]:
-            await run_pulumi_func(program)
+            await run_pulumi_func(run)
             # Stack exports never reach the monitor: they are on the root stack resource.
             root = pulumi_settings.get_root_resource()
             return {key: await _plain_output(value) for key, value in (getattr(root, "outputs", None) or {}).items()}
