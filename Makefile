@@ -35,4 +35,4 @@ fuzz: $(STAMP)  ## 2,000 generated and mutated profile and stack files through v
 	$(BIN)/python benchmarks/fuzz_profiles.py --cases 2000 --sandbox 50
 
 clean:
-	rm -rf $(VENV) $(VENV)-bench build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-bench build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
