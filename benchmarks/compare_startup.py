@@ -6,7 +6,7 @@ team 1-30), the sensitivity analysis, and rendering the Markdown/HTML report wit
 temporary directory). Also prints how many times the graphs were priced (each synthesized once). Exits 1 above
 the target. Wall time depends on what else the machine runs; CPU time is printed beside it.
 
-Usage: python benchmarks/compare_startup.py [--scenario stacks/scenarios/startup.yaml] [--target 10]
+Usage: python benchmarks/compare_startup.py [--scenario startup] [--target 10]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scenario", default="stacks/scenarios/startup.yaml")
+    parser.add_argument("--scenario", default="startup")
     parser.add_argument("--target", type=float, default=10.0)
     args = parser.parse_args()
     wall0, cpu0 = time.perf_counter(), time.process_time()

@@ -1,4 +1,4 @@
-"""`mlopsgen new`: render a Pulumi project a team owns from the Jinja2 templates in ``templates/``.
+"""`mlopsgen new`: render a Pulumi project a team owns from the Jinja2 templates in ``templates/project/``.
 
 The templates ship inside the package (``infra.templates``). The project gets the built-in profile as its own
 file, named for the project, line for line the same as the built-in (so an error in it is reported at the same
@@ -29,6 +29,7 @@ from infra.profiles.model import Profile
 from infra.profiles.schema import schema_text
 from infra.profiles.validators import ENVIRONMENTS
 
+TEMPLATES = files("infra.templates").joinpath("project")
 COMMAND_LINE = "<command line>"
 # Template -> path in the project ("{name}" is the project's name); stack.yaml.j2 renders once per environment.
 OUTPUTS = {
@@ -59,7 +60,7 @@ class NewProject:
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FunctionLoader(lambda name: files("infra.templates").joinpath(name).read_text("utf-8")),
+        loader=jinja2.FunctionLoader(lambda name: TEMPLATES.joinpath(name).read_text("utf-8")),
         undefined=jinja2.StrictUndefined,  # a variable a template uses but nobody passes is a bug, not ""
         keep_trailing_newline=True,
         autoescape=False,  # YAML, Python and Markdown, not HTML

@@ -1,1 +1,2 @@
-"""Jinja2 templates `mlopsgen new` renders into a Pulumi project (shipped in the package as infra.templates)."""
+"""Jinja2 templates, shipped in the package as infra.templates: project/ is what `mlopsgen new` renders,
+compare/ the comparison report of `mlopsgen compare`."""

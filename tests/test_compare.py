@@ -17,11 +17,13 @@ from infra.cli.main import app
 from infra.cost.catalog import load_catalog
 from infra.cost.compare import Comparison, Sweep, _crossovers, compare, score, synthesize, with_model_count
 from infra.cost.estimate import CATEGORIES
-from infra.cost.report import COMPARISONS_DIR, render
+from infra.cost.report import render
 from infra.cost.scenario import load_scenario
-from infra.profiles.loader import REPO_ROOT, builtin_profiles
+from infra.profiles.loader import builtin_profiles
 
-STARTUP = load_scenario("stacks/scenarios/startup.yaml")
+STARTUP = load_scenario("startup")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = REPO_ROOT / "comparisons"  # the reports committed with the repository
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -31,7 +33,7 @@ def comparison() -> Comparison:
 
 
 def test_compare_json_gives_every_figure_per_profile(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["compare", "--scenario", "stacks/scenarios/startup.yaml", "--json",
+    result = CliRunner().invoke(app, ["compare", "--scenario", "startup", "--json",
                                       "--output", str(tmp_path)])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output[result.output.index("{"):])
@@ -93,8 +95,8 @@ def test_sensitivity_moves_the_total_the_right_way(comparison: Comparison) -> No
 def test_committed_reports_are_current(comparison: Comparison) -> None:
     files = render(comparison)
     stale = [rel for rel, text in files.items()
-             if not (COMPARISONS_DIR / rel).exists() or (COMPARISONS_DIR / rel).read_text(encoding="utf-8") != text]
-    assert not stale, f"stale: {stale}; run: mlopsgen compare --scenario stacks/scenarios/startup.yaml"
+             if not (COMMITTED / rel).exists() or (COMMITTED / rel).read_text(encoding="utf-8") != text]
+    assert not stale, f"stale: {stale}; run: mlopsgen compare --scenario startup"
 
 
 CHECK = """<script>
@@ -117,7 +119,7 @@ def _chromium(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="browser test did not run: the chromium package is not installed")
 def test_html_report_renders_its_charts_in_headless_chromium(tmp_path: Path) -> None:
-    report = COMPARISONS_DIR / "startup.html"
+    report = COMMITTED / "startup.html"
     html = report.read_text(encoding="utf-8")
     probe = tmp_path / "probe.html"
     probe.write_text(html.replace("</body>", CHECK + "</body>"), encoding="utf-8")

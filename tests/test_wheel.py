@@ -23,7 +23,7 @@ import infra
 from infra.offline.graph import ResourceGraph
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_FILES = ("infra/templates/Pulumi.yaml.j2", "infra/templates/profile.yaml.j2",
+DATA_FILES = ("infra/templates/project/Pulumi.yaml.j2", "infra/templates/compare/report.md.j2",
               "infra/profiles/builtin/mlflow-sagemaker.yaml", "infra/profiles/profile.schema.json",
               "infra/runtime/Dockerfile", "infra/runtime/.dockerignore", "infra/runtime/requirements.txt",
               "infra/runtime/bootstrap_model/inference.py")
@@ -67,7 +67,7 @@ def test_wheel_and_sdist_carry_the_templates_and_package_data(dist: Path) -> Non
     (sdist,) = dist.glob(f"mlopsgen-{infra.__version__}.tar.gz")
     with tarfile.open(sdist) as tar:
         members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
-    assert {"setup.py", "pyproject.toml", "templates/Pulumi.yaml.j2", "infra/profiles/builtin/mlflow-sagemaker.yaml"} \
+    assert {"setup.py", "pyproject.toml", "templates/project/Pulumi.yaml.j2", "infra/profiles/builtin/mlflow-sagemaker.yaml"} \
         <= members
 
 

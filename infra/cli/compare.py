@@ -22,9 +22,11 @@ def register(app: typer.Typer) -> None:
 
 @user_errors
 def compare(
-    scenario: Annotated[Path, typer.Option("--scenario", help="Usage scenario YAML (stacks/scenarios/startup.yaml)")],
+    scenario: Annotated[Path, typer.Option(
+        "--scenario", help="Usage scenario: a built-in one's name (startup) or a YAML file")],
     catalog: Annotated[Path | None, typer.Option("--catalog", help="Pricing catalog (default: built-in)")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for the report")] = COMPARISONS_DIR,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Directory for the report (default: comparisons/ here)")] = COMPARISONS_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON (report written too)")] = False,
 ) -> None:
     """Compare the scenario's profiles on cost, complexity and scalability; write comparisons/<scenario>.md/.html.

@@ -1,4 +1,5 @@
-"""Write a comparison as Markdown and HTML (Jinja2 templates in templates/compare/) with matplotlib charts.
+"""Write a comparison as Markdown and HTML (Jinja2 templates in templates/compare/, shipped in the package as
+infra.templates) with matplotlib charts.
 
 Charts are SVG: inline in the HTML, beside the Markdown as files. The SVG is made reproducible (fixed hash salt,
 no date, text kept as text) so a committed report can be checked for staleness byte for byte.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,9 @@ import jinja2
 
 from infra.cost.compare import Comparison, onboarding_monthly
 from infra.cost.estimate import CATEGORIES, cents
-from infra.profiles.loader import REPO_ROOT
 
-TEMPLATES_DIR = REPO_ROOT / "templates" / "compare"
-COMPARISONS_DIR = REPO_ROOT / "comparisons"
+TEMPLATES_DIR = Path(str(files("infra.templates").joinpath("compare")))
+COMPARISONS_DIR = Path("comparisons")  # default output: relative to the working directory
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 
 
