@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from infra.cli.main import app
+from infra.cost.scenario import SCENARIOS_DIR
 
-BASE = yaml.safe_load(Path("stacks/scenarios/startup.yaml").read_text(encoding="utf-8"))
+BASE = yaml.safe_load((SCENARIOS_DIR / "startup.yaml").read_text(encoding="utf-8"))
 VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
                    st.text(max_size=12), st.lists(st.integers(), max_size=3),
                    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))

@@ -67,8 +67,8 @@ def test_wheel_and_sdist_carry_the_templates_and_package_data(dist: Path) -> Non
     (sdist,) = dist.glob(f"mlopsgen-{infra.__version__}.tar.gz")
     with tarfile.open(sdist) as tar:
         members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
-    assert {"setup.py", "pyproject.toml", "templates/project/Pulumi.yaml.j2", "infra/profiles/builtin/mlflow-sagemaker.yaml"} \
-        <= members
+    assert {"setup.py", "pyproject.toml", "templates/project/Pulumi.yaml.j2",
+            "infra/profiles/builtin/mlflow-sagemaker.yaml"} <= members
 
 
 def test_the_installed_package_is_the_wheels(user: tuple[Path, dict[str, str]]) -> None:
