@@ -1,16 +1,19 @@
-"""The Pulumi program: a resolved stack spec becomes components, in capability order."""
+"""The Pulumi program: a resolved stack spec becomes components: the shared platform, then one per model."""
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.base import StackContext, tagging_transformation
-from infra.components.catalog import ORDER, Platform, kind_of, lookup
+from infra.components.base import ModelScope, StackContext, tagging_transformation
+from infra.components.catalog import MODEL_ORDER, ORDER, ModelBuild, Platform, kind_of, lookup
 from infra.errors import UserError
 from infra.profiles.loader import StackSpec, load_stack
+
+CLOUD = "aws"
 
 
 def build(spec: StackSpec) -> Platform:
@@ -20,15 +23,22 @@ def build(spec: StackSpec) -> Platform:
     platform = Platform()
     for capability in ORDER:
         config = getattr(spec.body, capability)
-        lookup(capability, kind_of(config, "aws"))(ctx, config, platform)
+        lookup(capability, kind_of(config, CLOUD))(ctx, config, platform)
+    models: dict[str, Any] = {}
+    for name, model_spec in spec.body.models.items():
+        model = ModelBuild(scope=ModelScope(name, model_spec, ctx))
+        lookup("model", CLOUD)(ctx, model_spec, platform, model)
+        for capability in MODEL_ORDER:
+            config = getattr(model_spec, capability, None)
+            lookup(f"model.{capability}", kind_of(config, CLOUD))(ctx, config, platform, model)
+        models[name] = model.component.finish(model)
     pulumi.export("profile", spec.profile_name)
     pulumi.export("environment", spec.environment)
-    pulumi.export("endpointName", platform["serving"].endpoint.name)
     pulumi.export("trackingUrl", platform["tracking"].url)
     pulumi.export("dataBucket", platform["artifact_store"].data.id)
     pulumi.export("artifactBucket", platform["artifact_store"].artifacts.id)
     pulumi.export("alertTopicArn", platform["monitoring"].topic.arn)
-    pulumi.export("retrainingPipeline", platform["training"].pipeline_name)
+    pulumi.export("models", models)
     return platform
 
 

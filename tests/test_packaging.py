@@ -43,7 +43,8 @@ def test_the_image_holds_only_the_runtime_package() -> None:
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_every_function_handler_exists_in_the_runtime_package(graphs: dict[str, ResourceGraph], env: str) -> None:
     functions = graphs[env].of_type("aws:lambda/function:Function")
-    assert len(functions) == 4
+    # recommender (ab): ingestion, drift monitor, A/B controller, deployer; credit-scoring: no A/B controller
+    assert len(functions) == 7
     for function in functions:
         (handler,) = function.inputs["imageConfig"]["commands"]
         module, _, attribute = handler.rpartition(".")
@@ -60,11 +61,19 @@ def test_function_settings_parse_with_the_runtime_models(graphs: dict[str, Resou
     from infra.runtime.handlers.ab_controller import ControllerSettings
 
     env = {f.name: f.inputs["environment"]["variables"] for f in graphs["prod"].of_type("aws:lambda/function:Function")}
-    assert parse_config_text(env["drift-monitor"]["DRIFT_CONFIG"], source="DRIFT_CONFIG").drift_share == 0.5
+    assert parse_config_text(env["recommender-drift-monitor"]["DRIFT_CONFIG"], source="DRIFT_CONFIG").drift_share == 0.5
+    credit = parse_config_text(env["credit-scoring-drift-monitor"]["DRIFT_CONFIG"], source="DRIFT_CONFIG")
+    assert credit.drift_share == 0.3 and credit.features["income"].threshold == 0.2
+    policy = GuardrailPolicy.model_validate_json(env["recommender-ab-controller"]["GUARDRAIL_POLICY"])
     # The drift monitor reads CSV with the dialect of the schema ingestion checks against.
-    assert env["drift-monitor"]["SCHEMA_KEY"] == env["ingestion"]["SCHEMA_KEY"]
-    policy = GuardrailPolicy.model_validate_json(env["ab-controller"]["GUARDRAIL_POLICY"])
+    for model in ("recommender", "credit-scoring"):
+        assert env[f"{model}-drift-monitor"]["SCHEMA_KEY"] == env[f"{model}-ingestion"]["SCHEMA_KEY"]
     assert policy.max_relative_drop == 0.05 and policy.rollback_rule.value == "harm-first"
-    assert ControllerSettings.from_env(env["ab-controller"]).endpoint_name == "mlflow-sagemaker-prod-endpoint"
-    deploy = DeploySettings.from_env(env["deployer"])
-    assert deploy.bootstrap_model == "mlflow-sagemaker-prod-bootstrap-model" and deploy.ramp == (0.05, 0.25, 0.5)
+    controller = ControllerSettings.from_env(env["recommender-ab-controller"])
+    assert controller.endpoint_name == "mlflow-sagemaker-prod-recommender"
+    deploy = DeploySettings.from_env(env["recommender-deployer"])
+    assert deploy.bootstrap_model == "mlflow-sagemaker-prod-recommender-bootstrap" and deploy.ramp == (0.05, 0.25, 0.5)
+    assert deploy.mode == "ab" and deploy.model_card == "mlflow-sagemaker-prod-recommender"
+    single = DeploySettings.from_env(env["credit-scoring-deployer"])
+    assert single.mode == "single" and single.champion_variant == "primary"
+    assert single.deployment_config and single.deployment_config["BlueGreenUpdatePolicy"]

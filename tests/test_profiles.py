@@ -19,21 +19,24 @@ runner = CliRunner()
 
 # file -> (line, field) the error must name
 MALFORMED = {
-    "wrong-type.yaml": (4, "serving.min_capacity"),
-    "unknown-field.yaml": (4, "serving.min_capacty"),
+    "wrong-type.yaml": (7, "models.churn.serving.min_capacity"),
+    "unknown-field.yaml": (7, "models.churn.serving.min_capacty"),
     "unknown-kind.yaml": (3, "tracking.kind"),
-    "bad-schedule.yaml": (3, "automation.ingestion_schedule"),
+    "bad-schedule.yaml": (6, "models.churn.dataset.ingestion_schedule"),
     "bad-bucket-name.yaml": (4, "artifact_store.bucket_prefix"),
-    "bad-instance-type.yaml": (4, "serving.instance_type"),
+    "bad-instance-type.yaml": (7, "models.churn.serving.instance_type"),
     "bad-rds-class.yaml": (5, "tracking.database.instance_class"),
-    "bad-ramp.yaml": (4, "serving.challenger_ramp"),
+    "bad-ramp.yaml": (8, "models.churn.serving.ab.challenger_ramp"),
+    "bad-model-name.yaml": (2, "models"),
+    "bad-schema-file.yaml": (6, "models.churn.dataset.schema_file"),
+    "missing-card.yaml": (3, "models.churn.card"),
     "invalid-yaml.yaml": (5, ""),
     "duplicate-key.yaml": (3, "region"),
     "unknown-environment.yaml": (2, "environments"),
     "overlay-invalid.yaml": (7, "networking"),
     "not-a-mapping.yaml": (1, ""),
     "Pulumi.unknown-setting.yaml": (4, "mlopsgen:profle"),
-    "Pulumi.bad-override.yaml": (6, "serving.max_capacity"),
+    "Pulumi.bad-override.yaml": (8, "models.recommender.serving.max_capacity"),
     "Pulumi.missing-profile.yaml": (1, "mlopsgen:profile"),
     "Pulumi.unknown-profile.yaml": (2, "mlopsgen:profile"),
 }
@@ -64,8 +67,9 @@ def test_builtin_stacks_validate() -> None:
 def test_overlays_change_sizing_and_protection() -> None:
     dev, prod = load_stack("dev").body, load_stack("prod").body
     assert dev.networking.nat_gateways == 0 and prod.networking.nat_gateways >= 1
-    assert dev.serving.instance_type == "ml.t2.medium"
-    assert prod.serving.instance_type == "ml.m5.large"  # the body's value where the overlay says nothing
+    assert dev.models["recommender"].serving.instance_type == "ml.t2.medium"
+    # the body's value where the overlay says nothing
+    assert prod.models["recommender"].serving.instance_type == "ml.m5.large"
     assert prod.tracking.kind == "mlflow-ecs" and dev.tracking.kind == "mlflow-ecs"
     assert prod.tracking.database.multi_az and not dev.tracking.database.multi_az
     assert prod.security.protect_data and not dev.security.protect_data
@@ -124,3 +128,40 @@ def test_user_error_lists_every_problem() -> None:
     with pytest.raises(UserError) as info:
         resolve(str(BAD / "unknown-field.yaml"), "dev")
     assert len(info.value.problems) == 1
+
+
+def test_builtin_profile_ships_the_two_seed_models() -> None:
+    for env in ("dev", "staging", "prod"):
+        spec = load_stack(env)
+        recommender, credit = spec.body.models["recommender"], spec.body.models["credit-scoring"]
+        assert recommender.serving.mode == "ab" and recommender.serving.ab.guardrail.max_relative_drop == 0.05
+        assert recommender.dataset.ingestion_schedule == "cron(0 2 * * ? *)"
+        assert recommender.training.schedule == "cron(0 3 ? * SUN *)"
+        assert credit.serving.mode == ("serverless" if env == "dev" else "single")
+        assert credit.monitoring.retrain_on_drift and credit.monitoring.drift.features["income"].threshold == 0.2
+        assert credit.card.risk_rating == "high"
+        assert {c["name"] for c in spec.schemas["credit-scoring"]["columns"]} >= {"income", "debt_to_income"}
+
+
+def test_overlay_reaches_one_model_and_only_that_model() -> None:
+    dev = load_stack("dev").body.models
+    prod = load_stack("prod").body.models
+    assert dev["credit-scoring"].serving.mode == "serverless"
+    assert dev["credit-scoring"].serving.serverless.max_concurrency == 5
+    # the overlay changes a model's section without touching its other settings or the other model
+    assert dev["credit-scoring"].monitoring == prod["credit-scoring"].monitoring
+    assert dev["credit-scoring"].card == prod["credit-scoring"].card
+    assert dev["recommender"].serving.ab == prod["recommender"].serving.ab
+
+
+def test_a_section_without_kind_is_the_default_kind() -> None:
+    from infra.profiles.model import ModelSpec
+
+    spec = ModelSpec.model_validate({"card": {"owner": "x"}, "serving": {"mode": "batch"}, "training": {}})
+    assert spec.serving.kind == "sagemaker-endpoint" and spec.training.kind == "sagemaker-pipeline"
+
+
+def test_per_model_loosened_defaults_are_reported() -> None:
+    dev = loosened_defaults(load_stack("dev"))
+    assert any(line.startswith("models.recommender.serving.min_capacity is 1") for line in dev)
+    assert not any(line.startswith("models.") for line in loosened_defaults(load_stack("prod")))

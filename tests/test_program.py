@@ -30,7 +30,7 @@ REQUIRED = {
     "aws:sagemaker/model:Model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
     "aws:sagemaker/endpoint:Endpoint", "aws:appautoscaling/target:Target", "aws:appautoscaling/policy:Policy",
     "aws:scheduler/schedule:Schedule", "aws:lambda/function:Function", "aws:cloudwatch/metricAlarm:MetricAlarm",
-    "aws:cloudwatch/dashboard:Dashboard", "aws:sns/topic:Topic",
+    "aws:cloudwatch/dashboard:Dashboard", "aws:sns/topic:Topic", "aws:sagemaker/modelCard:ModelCard",
 }
 
 
@@ -45,7 +45,8 @@ def test_every_capability_is_declared(graphs: dict[str, ResourceGraph], env: str
     types = {r.type for r in graphs[env].resources}
     assert types >= REQUIRED, REQUIRED - types
     components = {r.type for r in graphs[env].resources if r.is_component}
-    assert {"mlopsgen:aws:ArtifactStore", "mlopsgen:aws:ModelEndpoint", "mlopsgen:aws:Monitoring"} <= components
+    assert {"mlopsgen:aws:ArtifactStore", "mlopsgen:aws:ModelEndpoint", "mlopsgen:aws:Monitoring",
+            "mlopsgen:aws:Model", "mlopsgen:aws:TrainingPipeline", "mlopsgen:aws:ModelMonitor"} <= components
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -69,27 +70,31 @@ def test_children_are_parented_to_their_component(graphs: dict[str, ResourceGrap
     for r in graph.custom:
         assert r.parent is not None, f"{r.type} {r.name} has no component"
     assert graph.named("store-data").parent == "store"
-    assert graph.named("serving-endpoint").parent == "serving"
+    assert graph.named("recommender-serving-endpoint").parent == "recommender-serving"
+    assert graph.named("recommender-serving").parent == "recommender"
+    assert graph.named("recommender").parent is None  # each model's component sits under the stack
     assert {r.parent for r in graph.custom} <= components | {r.name for r in graph.custom}
 
 
 def test_endpoint_has_champion_and_challenger_and_survives_first_deploy(graphs: dict[str, ResourceGraph]) -> None:
     graph = graphs["prod"]
-    config = one(graph, "aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
+    config = graph.named("recommender-serving-config").inputs
     variants = {v["variantName"]: v for v in config["productionVariants"]}
     assert set(variants) == {"champion", "challenger"}
     assert variants["champion"]["initialVariantWeight"] == 1 and variants["challenger"]["initialVariantWeight"] == 0
-    model = one(graph, "aws:sagemaker/model:Model").inputs
+    model = graph.named("recommender-serving-bootstrap").inputs
     # No trained model is needed: the bootstrap model ships with the program and is uploaded by it.
-    assert model["primaryContainer"]["modelDataUrl"].endswith("/bootstrap/model.tar.gz")
-    upload = one(graph, "aws:s3/bucketObjectv2:BucketObjectv2").inputs
-    assert upload["key"] == "bootstrap/model.tar.gz"
+    assert model["primaryContainer"]["modelDataUrl"].endswith("/models/recommender/bootstrap/model.tar.gz")
+    upload = graph.named("recommender-serving-bootstrap-model").inputs
+    assert upload["key"] == "models/recommender/bootstrap/model.tar.gz"
     # Approved models reach the challenger through the deployer; Pulumi must not undo that.
-    rule = one(graph, "aws:cloudwatch/eventRule:EventRule").inputs
+    rule = graph.named("recommender-model-approved").inputs
     pattern = json.loads(rule["eventPattern"])
-    assert pattern["detail"]["ModelApprovalStatus"] == ["Approved"]
-    deployer = next(r for r in graph.of_type("aws:lambda/function:Function") if r.name == "deployer")
+    assert pattern["detail"] == {"ModelPackageGroupName": ["mlflow-sagemaker-prod-recommender"],
+                                 "ModelApprovalStatus": ["Approved"]}
+    deployer = graph.named("recommender-deployer")
     assert deployer.inputs["imageConfig"]["commands"] == ["infra.runtime.handlers.deployer.handler"]
+    assert deployer.inputs["environment"]["variables"]["SERVING_MODE"] == "ab"
 
 
 def test_prod_differs_from_dev_where_it_must(graphs: dict[str, ResourceGraph]) -> None:
@@ -104,11 +109,11 @@ def test_prod_differs_from_dev_where_it_must(graphs: dict[str, ResourceGraph]) -
     assert db_prod.protect and db_prod.retain_on_delete
     for bucket in dev.of_type("aws:s3/bucket:Bucket"):
         assert not bucket.protect
-    champion = next(r for r in prod.of_type("aws:appautoscaling/target:Target") if "champion" in r.name)
+    champion = prod.named("recommender-serving-champion-scaling")
     assert champion.inputs["minCapacity"] >= 2
     assert all(g.inputs["retentionInDays"] >= 90 for g in prod.of_type("aws:cloudwatch/logGroup:LogGroup"))
     assert not dev.of_type("aws:ec2/natGateway:NatGateway") and prod.of_type("aws:ec2/natGateway:NatGateway")
-    dev_config = one(dev, "aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
+    dev_config = dev.named("recommender-serving-config").inputs
     assert {v["instanceType"] for v in dev_config["productionVariants"]} == {"ml.t2.medium"}
 
 
@@ -163,7 +168,10 @@ def test_everything_at_rest_uses_the_stack_key(graphs: dict[str, ResourceGraph])
     assert all(g.inputs["kmsKeyId"].startswith(key_arn) for g in graph.of_type("aws:cloudwatch/logGroup:LogGroup"))
     assert one(graph, "aws:sns/topic:Topic").inputs["kmsMasterKeyId"].startswith(key_arn)
     assert all(f.inputs["kmsKeyArn"].startswith(key_arn) for f in graph.of_type("aws:lambda/function:Function"))
-    assert one(graph, "aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs["kmsKeyArn"]
+    for config in graph.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration"):  # instance-based
+        assert config.inputs["kmsKeyArn"].startswith(key_arn)
+    for card in graph.of_type("aws:sagemaker/modelCard:ModelCard"):
+        assert card.inputs["securityConfig"]["kmsKeyId"].startswith(key_arn)
 
 
 def test_networking_is_private(graphs: dict[str, ResourceGraph]) -> None:
@@ -195,11 +203,18 @@ def test_secrets_never_appear_in_plain_inputs(graphs: dict[str, ResourceGraph]) 
 
 def test_schedules_match_the_profile(graphs: dict[str, ResourceGraph]) -> None:
     schedules = {r.name: r.inputs for r in graphs["dev"].of_type("aws:scheduler/schedule:Schedule")}
-    assert schedules["automation-daily-ingestion"]["scheduleExpression"] == "cron(0 2 * * ? *)"
-    assert schedules["automation-weekly-retraining"]["scheduleExpression"] == "cron(0 3 ? * SUN *)"
-    retraining_target = schedules["automation-weekly-retraining"]["target"]["arn"]
-    assert retraining_target.endswith(":pipeline/mlflow-sagemaker-dev-retraining")
-    assert schedules["monitoring-drift-daily"]["scheduleExpression"] == "cron(0 6 * * ? *)"
+    assert schedules["recommender-daily-ingestion"]["scheduleExpression"] == "cron(0 2 * * ? *)"
+    assert schedules["recommender-retraining"]["scheduleExpression"] == "cron(0 3 ? * SUN *)"
+    retraining_target = schedules["recommender-retraining"]["target"]["arn"]
+    assert retraining_target.endswith(":pipeline/mlflow-sagemaker-dev-recommender-retraining")
+    assert schedules["recommender-drift-daily"]["scheduleExpression"] == "cron(0 6 * * ? *)"
+    assert schedules["credit-scoring-drift-daily"]["scheduleExpression"] == "cron(0 7 * * ? *)"
+    assert schedules["credit-scoring-retraining"]["scheduleExpression"] == "cron(0 4 1 * ? *)"
+    # every function a schedule starts is told which model it runs for
+    for name, schedule in schedules.items():
+        if ":function:" in schedule["target"]["arn"]:
+            model = "credit-scoring" if name.startswith("credit-scoring") else "recommender"
+            assert json.loads(schedule["target"]["input"]) == {"model": model}, name
 
 
 def test_preview_json_shape() -> None:

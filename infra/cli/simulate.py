@@ -39,14 +39,17 @@ def simulate(
                                                    help="First simulated day, UTC (default: --days days ago)")] = None,
     chart: Annotated[Path, typer.Option(metavar="FILE", help="Where to write the timeline chart (PNG)")] = Path(
         "out/simulation.png"),
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", metavar="NAME", help="Run and show only this model (repeatable; default: every model)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON")] = False,
 ) -> None:
-    """Deploy the stack into the sandbox and run it day by day, calling the real handlers.
+    """Deploy the stack into the sandbox and run all its models day by day, calling the real handlers.
 
-    Each schedule (ingestion, retraining, drift monitor, A/B guardrail) fires at the times its expression and the
-    profile's time zone give; a challenger per approved model, drift injected on --drift-day (alarm and
-    retraining), the A/B guardrail rolling back a worse challenger and promoting an equal one. Times are shown
-    in the profile's time zone.
+    Each model's schedules (ingestion, retraining, drift monitor, A/B guardrail, batch scoring) fire at the times
+    their expressions and the profile's time zone give; each approved version is deployed by the model's
+    serving mode (A/B models: a challenger, rolled back when worse, promoted when not); drift is injected on
+    --drift-day (alert, alarm and retraining). Times are shown in the profile's time zone; the chart has a
+    panel per model.
     """
     from infra.offline.simulation.chart import render
     from infra.offline.simulation.engine import Scenario
@@ -56,7 +59,8 @@ def simulate(
         raise UserError.single(str(chart), "the chart is written as PNG: use a .png file name", field="--chart")
     check_output_path(chart, "--chart")  # before 30 days of simulation, not after
     spec = select(stack, profile, env)
-    scenario = Scenario(days=days, seed=seed, drift_day=drift_day, start=start.date() if start else None)
+    scenario = Scenario(days=days, seed=seed, drift_day=drift_day, start=start.date() if start else None,
+                        models=tuple(model or ()))
     if as_json:
         timeline = run(spec, scenario)
     else:
@@ -72,16 +76,23 @@ def simulate(
     table = Table(title=f"{spec.profile_name}/{spec.environment}: {days} days from {timeline.start.isoformat()}")
     table.add_column("day", justify="right")
     table.add_column(f"time ({timeline.timezone})")
+    table.add_column("model")
     table.add_column("event")
     table.add_column("detail", overflow="fold")
     for event in timeline.events:
-        table.add_row(str(event.day), event.at.astimezone(zone).strftime("%a %m-%d %H:%M"),
+        table.add_row(str(event.day), event.at.astimezone(zone).strftime("%a %m-%d %H:%M"), event.model or "",
                       Text(event.kind, style=STYLE.get(event.kind, "")), Text(event.detail))
     console.print(table)
     counts = Counter(event.kind for event in timeline.events)
     console.print(Text(", ".join(f"{kind} {n}" for kind, n in counts.items()) + f"; chart: {path}"), highlight=False)
-    console.print(Text("Schedules: " + ", ".join(f"{job} {expr}" for job, expr in timeline.schedules.items())
-                       + f" ({timeline.timezone})"), highlight=False)
+    for name, mode in timeline.models.items():
+        deployments = timeline.count("challenger", name) + timeline.count("deployed", name)
+        console.print(Text(
+            f"{name} ({mode}): deployments {deployments}, rollbacks {timeline.count('rollback', name)}, "
+            f"promotions {timeline.count('promote', name)}, drift detections {timeline.count('drift', name)}, "
+            f"alarms {timeline.count('alarm', name)}, alerts {timeline.count('alert', name)}; schedules: "
+            + ", ".join(f"{job} {expr}" for job, expr in timeline.schedules[name].items())
+            + f" ({timeline.timezone})"), highlight=False)
     console.print("\n[dim]What the simulation does in AWS's place:[/]")
     for note in timeline.notes:
         console.print(Text(f"- {note}", style="dim"), highlight=False)

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.profiles.loader import PROJECT, StackSpec
+from infra.profiles.model import ModelSpec
 
 
 class Capability(pulumi.ComponentResource):
@@ -67,6 +68,39 @@ def shorten(name: str, limit: int) -> str:
     return f"{name[: limit - 7].rstrip('-')}-{digest}"
 
 
+@dataclass
+class ModelScope:
+    """One model's names and data layout; every per-model name, prefix and key comes from here.
+
+    AWS names are `<stack prefix>-<model>` (`base`) plus a suffix, so a grant on `<base>` and `<base>-*`
+    reaches this model's resources and no other's (the profile rejects a model name extending another).
+    S3 prefixes end in `<model>/` in the stack's shared buckets.
+    """
+
+    name: str
+    spec: ModelSpec
+    ctx: StackContext
+
+    @property
+    def base(self) -> str:
+        return self.ctx.name(self.name)
+
+    def physical(self, suffix: str, limit: int = 63) -> str:
+        return self.ctx.name(f"{self.name}-{suffix}", limit)
+
+    @property
+    def landing(self) -> str:
+        return self.spec.source_prefix(self.name)
+
+    def prefix(self, area: str) -> str:
+        """`<area>/<model>/`: curated, quarantine, models, checkpoints, baselines, reports/drift, ..."""
+        return f"{area}/{self.name}/"
+
+    @property
+    def schema_key(self) -> str:
+        return f"{self.prefix('schemas')}schema.json"
+
+
 def name_prefix(spec: StackSpec) -> str:
     """Physical name prefix of a stack's resources, short enough for SageMaker (63) and IAM role (64) limits."""
     return f"{spec.profile_name}-{spec.environment}"[:40]
@@ -91,6 +125,15 @@ def is_taggable(cls: type) -> bool:
     return _TAGGABLE[key]
 
 
+def _model_of(resource: pulumi.Resource | None) -> str | None:
+    while resource is not None:
+        model = getattr(resource, "model_name", None)
+        if isinstance(model, str):
+            return model
+        resource = getattr(resource, "_mlopsgen_parent", None)
+    return None
+
+
 def _capability_of(resource: pulumi.Resource | None) -> str:
     while resource is not None:
         if isinstance(resource, Capability) and resource.capability:
@@ -100,7 +143,8 @@ def _capability_of(resource: pulumi.Resource | None) -> str:
 
 
 def tagging_transformation(spec: StackSpec) -> Any:
-    """A stack transformation that puts the four standard tags on every taggable AWS resource.
+    """A stack transformation that puts the four standard tags on every taggable AWS resource, and `model`
+    on every resource of a model.
 
     One mechanism instead of passing tags through every constructor; the legacy stack transformation is the
     one the SDK runs in-process (so it also runs under the mock runtime the offline engine uses).
@@ -114,7 +158,8 @@ def tagging_transformation(spec: StackSpec) -> Any:
             return None
         capability = _capability_of(parent)
         own: dict[str, Any] = dict(args.props.get("tags") or {})  # type: ignore[arg-type]
-        merged = {**tags, "capability": capability, **own}
+        model = _model_of(parent)
+        merged = {**tags, "capability": capability, **({"model": model} if model else {}), **own}
         return pulumi.ResourceTransformationResult({**args.props, "tags": merged}, args.opts)
 
     return transform

@@ -1,7 +1,9 @@
 """Which builder provides each (capability, kind): backends register here, beside their peers.
 
 A builder takes the stack context, the capability's profile model and the platform built so far, and adds
-its component to the platform. The program builder only walks capabilities in order and looks builders up.
+its component to the platform. The program builder only walks capabilities in order and looks builders up:
+first the shared platform (`ORDER`), then for each model its component (`"model"`) and the model's
+capabilities (`MODEL_ORDER`, looked up as `model.<capability>` and the capability's kind).
 """
 
 from __future__ import annotations
@@ -10,13 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.components.base import StackContext
+from infra.components.base import ModelScope
 
 # Dependencies flow forward: each capability may use those before it.
-ORDER = (
-    "security", "networking", "artifact_store", "registry", "tracking", "training", "serving", "monitoring",
-    "automation",
-)
+ORDER = ("security", "networking", "artifact_store", "registry", "tracking", "monitoring")
+# Per model, after the shared platform. `automation` has no per-model kind: the cloud's builder provides it.
+MODEL_ORDER = ("training", "serving", "monitoring", "automation")
 
 
 @dataclass
@@ -35,7 +36,15 @@ class Platform:
         self.parts[capability] = component
 
 
-Builder = Callable[[StackContext, Any, Platform], Any]
+@dataclass
+class ModelBuild(Platform):
+    """One model's component and its capabilities' components, built so far."""
+
+    scope: ModelScope | None = None
+    component: Any = None
+
+
+Builder = Callable[..., Any]  # (ctx, config, platform) for the platform; (ctx, config, platform, model) per model
 BUILDERS: dict[tuple[str, str], Builder] = {}
 
 

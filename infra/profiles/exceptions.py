@@ -23,6 +23,11 @@ def _walk(model: BaseModel, path: str) -> list[str]:
         if isinstance(value, BaseModel):
             found.extend(_walk(value, dotted))
             continue
+        if isinstance(value, dict):  # e.g. `models`, keyed by name
+            for key, item in value.items():
+                if isinstance(item, BaseModel):
+                    found.extend(_walk(item, f"{dotted}.{key}"))
+            continue
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         if not extra.get(PROTECTIVE):
             continue

@@ -53,6 +53,8 @@ class StackSpec:
     stack_file: str | None = None
     aws_region: str | None = None
     layers: list[Layer] = field(default_factory=list, repr=False)
+    # Each model's dataset schema (from `dataset.schema_file`), as the JSON ingestion reads.
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
 
 def _compose(path: Path) -> tuple[Any, dict[Path_, int], dict[Path_, str]]:
@@ -255,13 +257,37 @@ def resolve(
     return StackSpec(
         stack=stack or environment, environment=environment, profile_name=parsed.name,
         description=parsed.description, body=body, profile_file=layer.file, stack_file=stack_file,
-        aws_region=aws_region, layers=layers,
+        aws_region=aws_region, layers=layers, schemas=_dataset_schemas(body, path.parent, layers, merged),
     )
 
 
 def _unknown_environment(environment: object) -> str:
     return (f"unknown environment {environment!r}; expected one of {', '.join(ENVIRONMENTS)}"
             f"{did_you_mean(environment, ENVIRONMENTS)}")
+
+
+def _dataset_schemas(
+    body: ProfileBody, base: Path, layers: list[Layer], merged: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Read and validate each model's `dataset.schema_file` (relative to the profile's directory)."""
+    from infra.runtime.handlers.ingestion import DatasetSchema
+
+    schemas: dict[str, dict[str, Any]] = {}
+    for name, model in body.models.items():
+        if model.dataset.schema_file is None:
+            continue
+        layer, line, key = _locate(layers, merged, ("models", name, "dataset", "schema_file"))
+        path = base / model.dataset.schema_file
+        if not path.is_file():
+            raise UserError.single(layer.file, f"no schema file {display_path(path)}", line=line,
+                                   field=layer.prefix + ".".join(str(p) for p in key))
+        data, lines, raw = _compose(path)
+        try:
+            schemas[name] = DatasetSchema.model_validate(data).model_dump(mode="json")
+        except ValidationError as exc:
+            schema_layer = Layer(display_path(path), data, lines, raw=raw)
+            raise UserError(_problems(exc, [schema_layer], data, DatasetSchema)) from None
+    return schemas
 
 
 def stack_file_path(stack: str) -> Path:

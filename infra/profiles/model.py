@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
 from infra.profiles.validators import (
     ENVIRONMENTS,
@@ -40,6 +40,20 @@ class Strict(BaseModel):
 
 
 Schedule = Annotated[str, Field(description="EventBridge Scheduler expression: rate(...), cron(...) or at(...)")]
+
+
+def kind_or(default: str) -> Discriminator:
+    """Discriminates a union of capability kinds by `kind`; a section without `kind` is `default`.
+
+    Per-model sections use it, so a profile with many models need not repeat `kind` in each. Members are
+    tagged with their kind: `Annotated[Union[Annotated[SageMakerServing, Tag("sagemaker-endpoint")],
+    Annotated[KServeServing, Tag("kserve")]], kind_or("sagemaker-endpoint")]`.
+    """
+
+    def tag(value: Any) -> str:
+        return str(value.get("kind", default) if isinstance(value, dict) else getattr(value, "kind", default))
+
+    return Discriminator(tag)
 
 
 # ---------------------------------------------------------------- artifact store
@@ -115,10 +129,9 @@ Tracking = Annotated[MlflowOnEcs | SageMakerManagedMlflow, Field(discriminator="
 
 # ---------------------------------------------------------------- registry
 class SageMakerModelRegistry(Strict):
+    """The stack's image repositories and runtime image; each model gets its own model package group."""
+
     kind: Literal["sagemaker-model-registry"] = "sagemaker-model-registry"
-    model_package_group: str = Field(
-        "default-model", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", description="Model package group name"
-    )
 
 
 Registry = Annotated[SageMakerModelRegistry, Field(discriminator="kind")]
@@ -135,36 +148,31 @@ class SageMakerPipelineTraining(Strict):
     approval: Literal["manual", "automatic"] = Field(
         "manual", description="Whether a trained model is registered PendingManualApproval or Approved"
     )
+    schedule: Schedule = Field("cron(0 3 ? * SUN *)", description="Scheduled retraining (default: weekly)")
 
     _check_type = field_validator("instance_type")(check_sagemaker_instance_type)
+    _check_schedule = field_validator("schedule")(check_schedule_expression)
 
 
-Training = Annotated[SageMakerPipelineTraining, Field(discriminator="kind")]
+ModelTraining = Annotated[Annotated[SageMakerPipelineTraining, Tag("sagemaker-pipeline")],
+                          kind_or("sagemaker-pipeline")]
 
 
 # ---------------------------------------------------------------- serving
-class SageMakerEndpointServing(Strict):
-    """Real-time endpoint with a champion and a challenger production variant."""
+class AbTest(Strict):
+    """`ab` mode: a champion and a challenger variant; the A/B controller ramps, rolls back or promotes."""
 
-    kind: Literal["sagemaker-endpoint"] = "sagemaker-endpoint"
-    instance_type: str = "ml.m5.large"
-    min_capacity: int = protective(2, "the champion variant can run on one instance (no zone redundancy)", ge=1, le=100)
-    max_capacity: int = Field(4, ge=1, le=100)
-    invocations_per_instance: int = Field(
-        200, ge=1, description="Target-tracking goal: invocations per instance per minute"
-    )
     challenger_ramp: list[float] = Field(
         [0.05, 0.25, 0.5],
         min_length=1,
         description="Challenger traffic share at each ramp stage; the first is used when a new model is approved",
     )
-    bootstrap_image: str | None = Field(
-        None,
-        description="Serving image for the bootstrap model that answers until a model is approved; "
-        "default: SageMaker's scikit-learn inference image for the region",
+    guardrail: GuardrailPolicy = Field(
+        default_factory=GuardrailPolicy, description="When the A/B controller rolls back, advances or promotes"
     )
+    guardrail_schedule: Schedule = "rate(1 hour)"
 
-    _check_type = field_validator("instance_type")(check_sagemaker_instance_type)
+    _check_schedule = field_validator("guardrail_schedule")(check_schedule_expression)
 
     @field_validator("challenger_ramp")
     @classmethod
@@ -173,19 +181,109 @@ class SageMakerEndpointServing(Strict):
             raise ValueError("challenger_ramp must be increasing shares strictly between 0 and 1")
         return ramp
 
+
+class BlueGreen(Strict):
+    """`single` mode: SageMaker's blue/green deployment of a new version, rolled back when an alarm fires.
+
+    Source: SageMaker "Deployment guardrails" (blue/green traffic shifting with auto-rollback alarms).
+    """
+
+    traffic: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"] = "CANARY"
+    canary_share: float = Field(0.1, gt=0, lt=1, description="Share of capacity the new fleet takes first "
+                                "(CANARY), or per step (LINEAR)")
+    wait_minutes: int = Field(10, ge=0, le=60, description="Baking period between traffic shifts")
+    termination_wait_minutes: int = Field(5, ge=0, le=60, description="The old fleet is kept this long after")
+    max_execution_minutes: int = Field(60, ge=10, le=240)
+
+
+class Serverless(Strict):
+    """`serverless` mode: SageMaker Serverless Inference."""
+
+    memory_size_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 2048
+    max_concurrency: int = Field(5, ge=1, le=200)
+    provisioned_concurrency: int | None = Field(None, ge=1, le=200)
+
     @model_validator(mode="after")
-    def _capacity(self) -> SageMakerEndpointServing:
+    def _provisioned(self) -> Serverless:
+        if self.provisioned_concurrency is not None and self.provisioned_concurrency > self.max_concurrency:
+            raise ValueError("provisioned_concurrency cannot exceed max_concurrency")
+        return self
+
+
+class BatchScoring(Strict):
+    """`batch` mode: a scheduled SageMaker Batch Transform of `scoring/<model>/input/` with the latest approved
+    version; results go to `scoring/<model>/output/<date>/` in the data bucket."""
+
+    schedule: Schedule = "cron(0 4 * * ? *)"
+    instance_type: str = "ml.m5.large"
+    instance_count: int = Field(1, ge=1, le=20)
+    content_type: Literal["text/csv", "application/json", "application/jsonlines"] = "text/csv"
+    split_type: Literal["None", "Line"] = "Line"
+    max_payload_mb: int = Field(6, ge=1, le=100)
+
+    _check_type = field_validator("instance_type")(check_sagemaker_instance_type)
+    _check_schedule = field_validator("schedule")(check_schedule_expression)
+
+
+ServingMode = Literal["ab", "single", "serverless", "batch", "none"]
+
+
+class SageMakerServing(Strict):
+    """How a model answers: a real-time endpoint (`ab`, `single`), serverless inference, batch transform, none.
+
+    Each mode's settings have their own section; only the section of the chosen mode is used, so an
+    environment overlay may switch the mode alone (e.g. `serverless` in dev).
+    """
+
+    kind: Literal["sagemaker-endpoint"] = "sagemaker-endpoint"
+    mode: ServingMode = "single"
+    instance_type: str = Field("ml.m5.large", description="Real-time modes (ab, single)")
+    min_capacity: int = protective(2, "the serving variant can run on one instance (no zone redundancy)",
+                                   ge=1, le=100)
+    max_capacity: int = Field(4, ge=1, le=100)
+    invocations_per_instance: int = Field(
+        200, ge=1, description="Target-tracking goal: invocations per instance per minute"
+    )
+    bootstrap_image: str | None = Field(
+        None,
+        description="Serving image for the bootstrap model that answers until a model is approved; "
+        "default: SageMaker's scikit-learn inference image for the region",
+    )
+    ab: AbTest = Field(default_factory=AbTest)
+    blue_green: BlueGreen = Field(default_factory=BlueGreen)
+    serverless: Serverless = Field(default_factory=Serverless)
+    batch: BatchScoring = Field(default_factory=BatchScoring)
+
+    _check_type = field_validator("instance_type")(check_sagemaker_instance_type)
+
+    @model_validator(mode="after")
+    def _capacity(self) -> SageMakerServing:
         if self.max_capacity < self.min_capacity:
             raise ValueError("max_capacity must be at least min_capacity")
         return self
 
 
-Serving = Annotated[SageMakerEndpointServing, Field(discriminator="kind")]
+ModelServing = Annotated[Annotated[SageMakerServing, Tag("sagemaker-endpoint")], kind_or("sagemaker-endpoint")]
 
 
 # ---------------------------------------------------------------- monitoring
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+LogRetention = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827]
+
+
 class LambdaDriftMonitoring(Strict):
-    """The project's own drift monitor and A/B controller, run on schedules as Lambda functions."""
+    """The stack's alert topic and the logs of the project's own functions (drift monitor, A/B controller)."""
+
+    kind: Literal["lambda-drift"] = "lambda-drift"
+    alert_emails: list[Email] = Field(default_factory=list, description="Subscribed to every alert of the stack")
+    log_retention_days: LogRetention = protective(90, "logs are kept for less than 90 days")
+
+
+Monitoring = Annotated[LambdaDriftMonitoring, Field(discriminator="kind")]
+
+
+class ModelMonitoring(Strict):
+    """A model's drift monitor (scheduled) and its alarms; alerts go to the stack's alert topic."""
 
     kind: Literal["lambda-drift"] = "lambda-drift"
     drift_schedule: Schedule = "cron(0 6 * * ? *)"
@@ -194,31 +292,19 @@ class LambdaDriftMonitoring(Strict):
         description="Drift tests, thresholds and rules (per-feature overrides, multiple-testing correction)",
     )
     retrain_on_drift: bool = True
-    alert_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(default_factory=list)
-    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827] = (
-        protective(90, "logs are kept for less than 90 days")
-    )
     endpoint_5xx_alarm_threshold: int = Field(5, ge=1)
     latency_p99_ms_alarm_threshold: int = Field(1000, ge=1)
-    ab_guardrail: GuardrailPolicy = Field(
-        default_factory=GuardrailPolicy, description="When the A/B controller rolls back, advances or promotes"
-    )
-    ab_guardrail_schedule: Schedule = "rate(1 hour)"
 
-    _check_schedule = field_validator("drift_schedule", "ab_guardrail_schedule")(check_schedule_expression)
+    _check_schedule = field_validator("drift_schedule")(check_schedule_expression)
 
 
-Monitoring = Annotated[LambdaDriftMonitoring, Field(discriminator="kind")]
+ModelMonitor = Annotated[Annotated[ModelMonitoring, Tag("lambda-drift")], kind_or("lambda-drift")]
 
 
 # ---------------------------------------------------------------- automation
 class Automation(Strict):
-    ingestion_schedule: Schedule = Field("cron(0 2 * * ? *)", description="Daily data ingestion")
-    retraining_schedule: Schedule = Field("cron(0 3 ? * SUN *)", description="Weekly retraining")
     timezone: str = Field("UTC", description="IANA time zone in which the cron(...) and at(...) schedules run")
-    ingestion_source_prefix: str = Field("landing/", pattern=r"^[a-zA-Z0-9!_.*'()/-]*/$")
 
-    _check_schedules = field_validator("ingestion_schedule", "retraining_schedule")(check_schedule_expression)
     _check_timezone = field_validator("timezone")(check_timezone)
 
 
@@ -257,20 +343,85 @@ class Security(Strict):
     block_public_access: bool = protective(True, "buckets do not block public access")
 
 
+# ---------------------------------------------------------------- models
+ModelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$", description="Model name (2-20 "
+                                 "characters: a-z, 0-9, -); part of every physical name of the model's resources")]
+Prefix = Annotated[str, Field(pattern=r"^[a-zA-Z0-9!_.*'()/-]*/$")]
+
+
+class Dataset(Strict):
+    """The model's input data: where it lands, when it is ingested, and the schema it must satisfy."""
+
+    schema_file: str | None = Field(
+        None, description="Dataset schema (YAML or JSON: columns with name, type, nullable), relative to the "
+        "profile file; uploaded to schemas/<model>/schema.json, which ingestion checks every file against",
+    )
+    source_prefix: Prefix | None = Field(None, description="Where exports land in the data bucket; "
+                                         "default: landing/<model>/")
+    ingestion_schedule: Schedule = Field("cron(0 2 * * ? *)", description="Daily data ingestion")
+
+    _check_schedule = field_validator("ingestion_schedule")(check_schedule_expression)
+
+
+RiskRating = Literal["low", "medium", "high", "unknown"]
+
+
+class ModelCardSpec(Strict):
+    """What the model's SageMaker Model Card says; each approved version's card adds its evaluation metrics
+    and drift baseline."""
+
+    owner: str = Field(min_length=1, description="Accountable owner (person or team)")
+    description: str = ""
+    intended_uses: list[str] = Field(default_factory=list)
+    risk_rating: RiskRating = "unknown"
+    risk_explanation: str = ""
+    limitations: list[str] = Field(default_factory=list)
+
+
+class ModelSpec(Strict):
+    """One model: its data, training, serving mode, monitoring and model card."""
+
+    description: str = ""
+    dataset: Dataset = Field(default_factory=Dataset)
+    training: ModelTraining = Field(default_factory=SageMakerPipelineTraining)
+    serving: ModelServing = Field(default_factory=SageMakerServing)
+    monitoring: ModelMonitor = Field(default_factory=ModelMonitoring)
+    card: ModelCardSpec
+
+    def source_prefix(self, name: str) -> str:
+        return self.dataset.source_prefix or f"landing/{name}/"
+
+
 # ---------------------------------------------------------------- profile
 class ProfileBody(Strict):
-    """Everything an environment overlay may change."""
+    """Everything an environment overlay may change: the shared platform once, and each model."""
 
     region: str = Field("us-east-1", description="AWS region, such as us-east-1")
     artifact_store: ArtifactStore = Field(default_factory=S3ArtifactStore)
     tracking: Tracking = Field(default_factory=MlflowOnEcs)
     registry: Registry = Field(default_factory=SageMakerModelRegistry)
-    training: Training = Field(default_factory=SageMakerPipelineTraining)
-    serving: Serving = Field(default_factory=SageMakerEndpointServing)
     monitoring: Monitoring = Field(default_factory=LambdaDriftMonitoring)
     automation: Automation = Field(default_factory=Automation)
     networking: Networking = Field(default_factory=VpcNetworking)
     security: Security = Field(default_factory=Security)
+    models: dict[ModelName, ModelSpec] = Field(
+        default_factory=dict, description="The models of the stack, by name; each gets its own resources"
+    )
+
+    @field_validator("models")
+    @classmethod
+    def _models_apart(cls, models: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
+        for a in models:
+            for b in models:
+                # IAM grants use `<prefix>-<model>-*`: a name extending another would fall inside its grants.
+                if a != b and b.startswith(f"{a}-"):
+                    raise ValueError(f"model name {b!r} extends {a!r}: one model's grants would cover the other")
+        prefixes = {name: spec.source_prefix(name) for name, spec in models.items()}
+        for a, pa in prefixes.items():
+            for b, pb in prefixes.items():
+                if a < b and (pa.startswith(pb) or pb.startswith(pa)):
+                    raise ValueError(f"models {a!r} and {b!r} share the data source prefix {min(pa, pb)!r}")
+        return models
 
     _check_region = field_validator("region")(check_region)
 

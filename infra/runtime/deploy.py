@@ -30,7 +30,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -85,6 +85,9 @@ class DeploySettings:
     metric_namespace: str = DEFAULT_NAMESPACE
     alert_topic_arn: str | None = None
     bootstrap_model: str | None = None  # what the endpoint serves before any model was approved
+    mode: str = "ab"  # the model's serving mode: ab, single, serverless or batch (see DEPLOY_MODES)
+    deployment_config: dict[str, Any] | None = None  # `single`: blue/green with auto-rollback alarms
+    model_card: str | None = None  # the model's card; each approved version gets `<card>-v<version>`
 
     def __post_init__(self) -> None:
         if self.champion_variant == self.challenger_variant:
@@ -99,17 +102,24 @@ class DeploySettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DeploySettings:
         env = os.environ if env is None else env
-        required = ("ENDPOINT_NAME", "DECISIONS_BUCKET")
-        missing = [k for k in required if not env.get(k)]
+        mode = env.get("SERVING_MODE") or "ab"
+        # A batch model has no endpoint: its SageMaker models are named after NAME_BASE instead.
+        endpoint_key = "NAME_BASE" if mode == "batch" else "ENDPOINT_NAME"
+        missing = [k for k in (endpoint_key, "DECISIONS_BUCKET") if not env.get(k)]
         if missing:
             raise ValueError(f"missing required environment variable(s): {', '.join(missing)}")
+        deployment_json = env.get("DEPLOYMENT_CONFIG", "").strip()
+        try:
+            deployment = json.loads(deployment_json) if deployment_json else None
+        except ValueError as exc:
+            raise ValueError(f"DEPLOYMENT_CONFIG must be JSON, got {deployment_json!r}") from exc
         ramp_json = env.get("RAMP", "").strip()
         try:
             ramp = tuple(float(w) for w in json.loads(ramp_json)) if ramp_json else cls.ramp
         except (ValueError, TypeError) as exc:
             raise ValueError(f"RAMP must be a JSON list of numbers, got {ramp_json!r}") from exc
         return cls(
-            endpoint_name=env["ENDPOINT_NAME"],
+            endpoint_name=env[endpoint_key],
             execution_role_arn=env.get("EXECUTION_ROLE_ARN") or None,
             decisions_bucket=env["DECISIONS_BUCKET"],
             kms_key_arn=env.get("KMS_KEY_ARN") or None,
@@ -122,6 +132,9 @@ class DeploySettings:
             metric_namespace=env.get("METRIC_NAMESPACE") or DEFAULT_NAMESPACE,
             alert_topic_arn=env.get("ALERT_TOPIC_ARN") or None,
             bootstrap_model=env.get("BOOTSTRAP_MODEL") or None,
+            mode=mode,
+            deployment_config=deployment,
+            model_card=env.get("MODEL_CARD") or None,
         )
 
     def split(self, challenger_share: float) -> dict[str, float]:
@@ -313,6 +326,14 @@ def ensure_config(
         request["KmsKeyId"] = kms_key
     if state.data_capture:
         request["DataCaptureConfig"] = state.data_capture
+    return _create_config(settings, deps, request, label, tags)
+
+
+def _create_config(
+    settings: DeploySettings, deps: DeployDependencies, request: dict[str, Any], label: str,
+    tags: Sequence[Mapping[str, str]],
+) -> str:
+    """Create (or reuse) an endpoint config from `request`; its name is a hash of the request."""
     name = sagemaker_name(settings.endpoint_name, label, _digest(json.dumps(request, sort_keys=True), 10))
     try:
         deps.sagemaker.describe_endpoint_config(EndpointConfigName=name)
@@ -599,3 +620,146 @@ def _conclude(settings: DeploySettings, deps: DeployDependencies, experiment: Ex
         settings.decisions_prefix,
         Experiment.model_validate(experiment.model_dump()),
     )
+
+
+# ------------------------------------------------------------------------------ single, serverless, batch
+def deploy_replacing(settings: DeploySettings, deps: DeployDependencies, model_package_arn: str) -> dict[str, Any]:
+    """`single` and `serverless` modes: the approved version replaces the model of the endpoint's one variant.
+
+    The variant keeps its other settings (instance type and count, or its ServerlessConfig). With a
+    deployment config (`single`), UpdateEndpoint runs SageMaker's blue/green deployment, which shifts traffic
+    to the new fleet and rolls back by itself if one of the config's alarms fires.
+    """
+    package = deps.sagemaker.describe_model_package(ModelPackageName=model_package_arn)
+    base: dict[str, Any] = {"endpoint_name": settings.endpoint_name, "model_package_arn": model_package_arn}
+    if package.get("ModelApprovalStatus") != APPROVED:
+        return {**base, "status": "not_approved", "changed": False,
+                "approval_status": package.get("ModelApprovalStatus")}
+    model = model_name_for(settings, package)
+    base["model_name"] = model
+    state = read_endpoint(deps.sagemaker, settings.endpoint_name)
+    variant = settings.champion_variant
+    current = state.model_of(variant)
+    if current == model:
+        return {**base, "status": "already_deployed", "changed": False, "endpoint_config": state.config_name}
+    if state.status != "InService":
+        raise DeploymentError(f"endpoint {settings.endpoint_name} is {state.status}; retry when InService")
+    ensure_model(settings, deps, package, network_from=current)
+    spec = dict(state.variants[variant], ModelName=model)
+    if "ServerlessConfig" not in spec:  # the champion's instance count never shrinks
+        spec["InitialInstanceCount"] = max(settings.champion_instances, state.instances(variant))
+        if settings.instance_type:
+            spec["InstanceType"] = settings.instance_type
+    request: dict[str, Any] = {"ProductionVariants": [spec]}
+    kms_key = None if "ServerlessConfig" in spec else settings.kms_key_arn or state.kms_key
+    if kms_key:
+        request["KmsKeyId"] = kms_key
+    if state.data_capture:
+        request["DataCaptureConfig"] = state.data_capture
+    config = _create_config(settings, deps, request, "live", [{"Key": MODEL_PACKAGE_TAG, "Value": model_package_arn}])
+    update: dict[str, Any] = {"EndpointName": settings.endpoint_name, "EndpointConfigName": config}
+    if settings.deployment_config:
+        update["DeploymentConfig"] = settings.deployment_config
+    deps.sagemaker.update_endpoint(**update)
+    blue_green = bool(settings.deployment_config)
+    result = {
+        **base, "status": "deployed", "changed": True, "mode": settings.mode, "endpoint_config": config,
+        "previous_endpoint_config": state.config_name, "previous_model": current, "weights": {variant: 1.0},
+        "blue_green": blue_green,
+    }
+    how = "blue/green with auto-rollback alarms" if blue_green else "replaced"
+    result["notified"] = _alert(settings, deps, f"Model deployed: {settings.endpoint_name} ({how})", result)
+    log.info("deployed %s on %s (%s)", model, settings.endpoint_name, how)
+    return result
+
+
+def prepare_batch(settings: DeploySettings, deps: DeployDependencies, model_package_arn: str) -> dict[str, Any]:
+    """`batch` mode: create the SageMaker model of the approved version now (so a broken package fails here,
+    not at night); the next scheduled batch transform scores with the latest approved version."""
+    package = deps.sagemaker.describe_model_package(ModelPackageName=model_package_arn)
+    base: dict[str, Any] = {"model_package_arn": model_package_arn}
+    if package.get("ModelApprovalStatus") != APPROVED:
+        return {**base, "status": "not_approved", "changed": False,
+                "approval_status": package.get("ModelApprovalStatus")}
+    if not settings.bootstrap_model:
+        raise DeploymentError("BOOTSTRAP_MODEL (the network reference of batch models) is not set")
+    model = ensure_model(settings, deps, package, network_from=settings.bootstrap_model)
+    return {**base, "status": "batch_ready", "changed": True, "model_name": model, "mode": "batch"}
+
+
+# Serving mode -> how an approved version goes live.
+DEPLOY_MODES: dict[str, Callable[[DeploySettings, DeployDependencies, str], dict[str, Any]]] = {
+    "ab": deploy_approved_model,
+    "single": deploy_replacing,
+    "serverless": deploy_replacing,
+    "batch": prepare_batch,
+}
+
+
+def deploy(settings: DeploySettings, deps: DeployDependencies, model_package_arn: str) -> dict[str, Any]:
+    """Deploy an approved version by the model's serving mode, then write the version's model card."""
+    try:
+        step = DEPLOY_MODES[settings.mode]
+    except KeyError:
+        raise DeploymentError(
+            f"unknown SERVING_MODE {settings.mode!r}; expected one of {sorted(DEPLOY_MODES)}") from None
+    result = step(settings, deps, model_package_arn)
+    if settings.model_card and result.get("status") not in ("not_approved",):
+        result["model_card"] = write_version_card(settings, deps, model_package_arn)
+    return result
+
+
+# ------------------------------------------------------------------------------------------ model cards
+METRIC_PROPERTY = "metric:"  # CustomerMetadataProperties `metric:<name>` = value: the version's evaluation
+
+
+def version_card_content(base: Mapping[str, Any], package: Mapping[str, Any]) -> dict[str, Any]:
+    """The model's card content plus this version: its id, evaluation metrics and drift baseline reference.
+
+    Metrics are the package's `metric:<name>` customer metadata (numbers); the baseline is its `baseline`
+    property (written by the pipeline's RegisterModel step). Sections follow SageMaker's model card schema.
+    """
+    content = json.loads(json.dumps(base))
+    properties = package.get("CustomerMetadataProperties") or {}
+    overview = content.setdefault("model_overview", {})
+    overview["model_id"] = str(package["ModelPackageArn"])
+    if package.get("ModelPackageVersion") is not None:
+        overview["model_version"] = float(package["ModelPackageVersion"])
+    metrics = []
+    for key, value in sorted(properties.items()):
+        if key.startswith(METRIC_PROPERTY):
+            try:
+                metrics.append({"name": key.removeprefix(METRIC_PROPERTY), "type": "number", "value": float(value)})
+            except ValueError:
+                continue
+    if metrics:
+        content["evaluation_details"] = [{"name": "registration", "metric_groups": [
+            {"name": "evaluation", "metric_data": metrics}]}]
+    if properties.get("baseline"):
+        info = content.setdefault("additional_information", {})
+        info["custom_details"] = {**info.get("custom_details", {}), "drift_baseline": properties["baseline"]}
+    return content
+
+
+def write_version_card(settings: DeploySettings, deps: DeployDependencies, model_package_arn: str) -> str:
+    """Create `<card>-v<version>` (once per version) from the model's card; returns its name."""
+    assert settings.model_card is not None
+    package = deps.sagemaker.describe_model_package(ModelPackageName=model_package_arn)
+    label = f"v{package.get('ModelPackageVersion', _digest(model_package_arn, 8))}"
+    name = f"{settings.model_card[: NAME_LIMIT - len(label) - 1]}-{label}"
+    try:
+        deps.sagemaker.describe_model_card(ModelCardName=name)
+        return name  # written by an earlier (retried) invocation
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("ResourceNotFound", "ValidationException"):
+            raise
+    base = json.loads(deps.sagemaker.describe_model_card(ModelCardName=settings.model_card)["Content"])
+    request: dict[str, Any] = {
+        "ModelCardName": name, "ModelCardStatus": "PendingReview",
+        "Content": json.dumps(version_card_content(base, package), sort_keys=True),
+        "Tags": [{"Key": MODEL_PACKAGE_TAG, "Value": model_package_arn}],
+    }
+    if settings.kms_key_arn:
+        request["SecurityConfig"] = {"KmsKeyId": settings.kms_key_arn}
+    deps.sagemaker.create_model_card(**request)
+    return name

@@ -186,12 +186,12 @@ def test_chi_square_srm_is_available_and_matches_scipy() -> None:
 
 
 def test_the_stack_profile_guardrail_section_is_the_policy() -> None:
-    """The profile's `monitoring.ab_guardrail` is this model; the Pulumi side passes it as GUARDRAIL_POLICY."""
-    from infra.profiles.model import LambdaDriftMonitoring
+    """A model's `serving.ab.guardrail` is this model; the Pulumi side passes it as GUARDRAIL_POLICY."""
+    from infra.profiles.model import AbTest
 
-    section = LambdaDriftMonitoring.model_validate(
-        {"ab_guardrail": {"rollback_rule": "strict", "max_relative_drop": 0.08, "min_visitors_per_arm": 20_000}}
-    ).ab_guardrail
+    section = AbTest.model_validate(
+        {"guardrail": {"rollback_rule": "strict", "max_relative_drop": 0.08, "min_visitors_per_arm": 20_000}}
+    ).guardrail
     policy = GuardrailPolicy.model_validate_json(section.model_dump_json())
     assert policy.rollback_rule is RollbackRule.STRICT
     assert policy.max_relative_drop == 0.08 and policy.min_visitors_per_arm == 20_000

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from infra.offline.simulation.data import daily_batch, to_csv
+from infra.offline.simulation.data import DEFAULT_SCHEMA, synthetic_batch, to_csv
 from infra.runtime.drift.baseline import Baseline
 from infra.runtime.jobs import baseline as job
 
@@ -16,8 +16,9 @@ from infra.runtime.jobs import baseline as job
 def test_profiles_every_file_under_input_into_each_output(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     (tmp_path / "in" / "dt=2026-11-01").mkdir(parents=True)
-    (tmp_path / "in" / "dt=2026-11-01" / "a.csv").write_bytes(to_csv(daily_batch(rng, 300, drifted=False)))
-    pq.write_table(daily_batch(rng, 200, drifted=False), tmp_path / "in" / "b.parquet")
+    day = to_csv(synthetic_batch(DEFAULT_SCHEMA, rng, 300, drifted=False))
+    (tmp_path / "in" / "dt=2026-11-01" / "a.csv").write_bytes(day)
+    pq.write_table(synthetic_batch(DEFAULT_SCHEMA, rng, 200, drifted=False), tmp_path / "in" / "b.parquet")
     outs = [tmp_path / "out" / "versioned", tmp_path / "out" / "current"]
     code = job.main(["--input", str(tmp_path / "in"), "--output", str(outs[0]), "--output", str(outs[1]),
                      "--model-name", "recommender", "--model-version", "4", "--exclude", "user_id"])

@@ -1,26 +1,30 @@
-"""AWS builders: one per (capability, kind) the profile model allows."""
+"""AWS builders: one per (capability, kind) the profile model allows; per model, `model.<capability>`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from infra.components.aws.automation import MlopsAutomation
-from infra.components.aws.monitoring import Monitoring
+from infra.components.aws.automation import ModelAutomation
+from infra.components.aws.model import Model
+from infra.components.aws.monitoring import ModelMonitor, Monitoring
 from infra.components.aws.network import Network
 from infra.components.aws.registry import ModelRegistry
 from infra.components.aws.security import EncryptionKey
-from infra.components.aws.serving import ModelEndpoint
+from infra.components.aws.serving import BatchScoring, ModelEndpoint
 from infra.components.aws.storage import ArtifactStore
 from infra.components.aws.tracking import ManagedMlflow, MlflowTracking
 from infra.components.aws.training import TrainingPipeline
-from infra.components.base import StackContext
-from infra.components.catalog import Platform, builder
+from infra.components.base import ModelScope, StackContext
+from infra.components.catalog import ModelBuild, Platform, builder
+from infra.profiles.model import SageMakerServing
 
 
 def _log_retention(ctx: StackContext) -> int:
     return ctx.spec.body.monitoring.log_retention_days
 
 
+# ---------------------------------------------------------------- shared platform
 @builder("security", "aws")
 def security(ctx: StackContext, cfg: Any, platform: Platform) -> None:
     platform["security"] = EncryptionKey("platform", ctx, cfg)
@@ -56,35 +60,84 @@ def sagemaker_mlflow(ctx: StackContext, cfg: Any, platform: Platform) -> None:
                                          store=platform["artifact_store"])
 
 
-@builder("training", "sagemaker-pipeline")
-def sagemaker_pipeline(ctx: StackContext, cfg: Any, platform: Platform) -> None:
-    platform["training"] = TrainingPipeline(
-        "training", ctx, cfg, key=platform["security"], store=platform["artifact_store"],
-        registry=platform["registry"], network=platform["networking"],
-    )
-
-
-@builder("serving", "sagemaker-endpoint")
-def sagemaker_endpoint(ctx: StackContext, cfg: Any, platform: Platform) -> None:
-    platform["serving"] = ModelEndpoint(
-        "serving", ctx, cfg, key=platform["security"], store=platform["artifact_store"],
-        registry=platform["registry"], network=platform["networking"],
-    )
-
-
 @builder("monitoring", "lambda-drift")
 def lambda_drift(ctx: StackContext, cfg: Any, platform: Platform) -> None:
-    platform["monitoring"] = Monitoring(
-        "monitoring", ctx, cfg, key=platform["security"], store=platform["artifact_store"],
-        registry=platform["registry"], training=platform["training"], serving=platform["serving"],
+    platform["monitoring"] = Monitoring("monitoring", ctx, cfg, key=platform["security"],
+                                        registry=platform["registry"])
+
+
+# ---------------------------------------------------------------- per model
+def _scope(model: ModelBuild) -> ModelScope:
+    assert model.scope is not None
+    return model.scope
+
+
+@builder("model", "aws")
+def model_component(ctx: StackContext, cfg: Any, platform: Platform, model: ModelBuild) -> None:
+    model.component = Model(ctx, _scope(model), key=platform["security"], store=platform["artifact_store"])
+
+
+@builder("model.training", "sagemaker-pipeline")
+def model_training(ctx: StackContext, cfg: Any, platform: Platform, model: ModelBuild) -> None:
+    model["training"] = TrainingPipeline(
+        f"{_scope(model).name}-training", ctx, _scope(model), cfg, key=platform["security"],
+        store=platform["artifact_store"], registry=platform["registry"], group=model.component.group,
+        network=platform["networking"], opts=model.component.child(),
     )
 
 
-@builder("automation", "aws")
-def automation(ctx: StackContext, cfg: Any, platform: Platform) -> None:
-    platform["automation"] = MlopsAutomation(
-        "automation", ctx, cfg, key=platform["security"], store=platform["artifact_store"],
-        registry=platform["registry"], training=platform["training"], serving=platform["serving"],
-        serving_args=ctx.spec.body.serving, monitoring=platform["monitoring"],
-        log_retention_days=_log_retention(ctx),
+def _endpoint(ctx: StackContext, cfg: SageMakerServing, platform: Platform, model: ModelBuild) -> Any:
+    return ModelEndpoint(
+        f"{_scope(model).name}-serving", ctx, _scope(model), cfg, key=platform["security"],
+        store=platform["artifact_store"], registry=platform["registry"], network=platform["networking"],
+        topic=platform["monitoring"].topic, opts=model.component.child(),
     )
+
+
+def _batch(ctx: StackContext, cfg: SageMakerServing, platform: Platform, model: ModelBuild) -> Any:
+    batch = BatchScoring(
+        f"{_scope(model).name}-serving", ctx, _scope(model), cfg, key=platform["security"],
+        store=platform["artifact_store"], registry=platform["registry"], network=platform["networking"],
+        group=model.component.group, image=platform["monitoring"].image, log_retention_days=_log_retention(ctx),
+        opts=model.component.child(),
+    )
+    model.component.schedules.add(f"{_scope(model).name}-batch-scoring", "batch-scoring", cfg.batch.schedule,
+                                  batch.function)
+    return batch
+
+
+# Serving mode -> what provides it (`none`: the model is registered and monitored, nothing serves it).
+SERVING_MODES: dict[str, Callable[[StackContext, SageMakerServing, Platform, ModelBuild], Any]] = {
+    "ab": _endpoint,
+    "single": _endpoint,
+    "serverless": _endpoint,
+    "batch": _batch,
+    "none": lambda ctx, cfg, platform, model: None,
+}
+
+
+@builder("model.serving", "sagemaker-endpoint")
+def model_serving(ctx: StackContext, cfg: SageMakerServing, platform: Platform, model: ModelBuild) -> None:
+    model["serving"] = SERVING_MODES[cfg.mode](ctx, cfg, platform, model)
+
+
+@builder("model.monitoring", "lambda-drift")
+def model_monitoring(ctx: StackContext, cfg: Any, platform: Platform, model: ModelBuild) -> None:
+    model["monitoring"] = ModelMonitor(
+        f"{_scope(model).name}-monitoring", ctx, _scope(model), cfg, key=platform["security"],
+        store=platform["artifact_store"], shared=platform["monitoring"], training=model["training"],
+        serving=model["serving"], schedules=model.component.schedules, log_retention_days=_log_retention(ctx),
+        opts=model.component.child(),
+    )
+
+
+@builder("model.automation", "aws")
+def model_automation(ctx: StackContext, cfg: Any, platform: Platform, model: ModelBuild) -> None:
+    scope = _scope(model)
+    automation = ModelAutomation(
+        f"{scope.name}-automation", ctx, scope, key=platform["security"], store=platform["artifact_store"],
+        group=model.component.group, training=model["training"], serving=model["serving"],
+        shared=platform["monitoring"], schedules=model.component.schedules, card_name=model.component.card_name,
+        log_retention_days=_log_retention(ctx), opts=model.component.child(),
+    )
+    model["automation"] = automation

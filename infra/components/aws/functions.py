@@ -22,7 +22,7 @@ class PythonFunction:
         log_retention_days: int, timeout: int = 300, memory_mb: int = 1024, ephemeral_storage_mb: int = 512,
     ):
         self.logical = name
-        physical = ctx.name(name, 64)
+        self.physical = physical = ctx.name(name, 64)
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", name=f"/aws/lambda/{physical}", retention_in_days=log_retention_days,
             kms_key_id=key.arn, opts=pulumi.ResourceOptions(parent=parent),

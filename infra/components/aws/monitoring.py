@@ -1,4 +1,5 @@
-"""Monitoring: alert topic, alarms, dashboard, and the scheduled drift monitor and A/B controller functions."""
+"""Monitoring: the stack's alert topic (shared); per model, the scheduled drift monitor and A/B controller
+functions, alarms and a dashboard."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import pulumi_aws as aws
 
 from infra.components.aws.functions import PythonFunction
 from infra.components.aws.registry import ModelRegistry
+from infra.components.aws.schedules import ModelSchedules
 from infra.components.aws.security import EncryptionKey
-from infra.components.aws.serving import CHALLENGER, CHAMPION, ModelEndpoint
+from infra.components.aws.serving import CHALLENGER, CHAMPION
 from infra.components.aws.storage import ArtifactStore
 from infra.components.aws.training import TrainingPipeline
-from infra.components.base import Capability, Grantable, StackContext, new_role
-from infra.profiles.model import LambdaDriftMonitoring
+from infra.components.base import Capability, Grantable, ModelScope, StackContext
+from infra.profiles.model import LambdaDriftMonitoring, ModelMonitoring
 
 DRIFT_NAMESPACE = "MLOpsGen/Drift"
 AB_NAMESPACE = "MLOpsGen/ABTest"
@@ -24,14 +26,13 @@ DATA_QUALITY_METRIC = "data_quality_errors"
 
 
 class Monitoring(Capability):
-    """Alerts go to one encrypted SNS topic; drift and A/B decisions run on EventBridge Scheduler."""
+    """The stack's alerts go to one encrypted SNS topic (every model's alarms and functions publish to it)."""
 
     capability = "monitoring"
 
     def __init__(
         self, name: str, ctx: StackContext, args: LambdaDriftMonitoring, *, key: EncryptionKey,
-        store: ArtifactStore, registry: ModelRegistry, training: TrainingPipeline, serving: ModelEndpoint,
-        opts: pulumi.ResourceOptions | None = None,
+        registry: ModelRegistry, opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("mlopsgen:aws:Monitoring", name, opts)
         self.topic = aws.sns.Topic(
@@ -59,162 +60,173 @@ class Monitoring(Capability):
             )
 
         self.image = registry.runtime_image
-        model = registry.group_name
+        self.register_outputs({"alertTopicArn": self.topic.arn})
+
+    def grant_publish(self, role: Grantable) -> aws.iam.RolePolicy:
+        return role.allow("alerts", [{"Effect": "Allow", "Action": "sns:Publish", "Resource": self.topic.arn}])
+
+
+def grant_metrics(role: Grantable, namespace: str) -> aws.iam.RolePolicy:
+    return role.allow("metrics", [{
+        "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
+    }])
+
+
+class ModelMonitor(Capability):
+    """A model's drift monitor and, in `ab` mode, its A/B controller, each on the model's schedules (which pass
+    the model name); the model's drift, data-quality and function alarms, and its dashboard."""
+
+    capability = "monitoring"
+
+    def __init__(
+        self, name: str, ctx: StackContext, model: ModelScope, args: ModelMonitoring, *, key: EncryptionKey,
+        store: ArtifactStore, shared: Monitoring, training: TrainingPipeline, serving: Any,
+        schedules: ModelSchedules, log_retention_days: int, opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("mlopsgen:aws:ModelMonitor", name, opts)
+        self.topic = shared.topic
+        metric_model = model.base  # the CloudWatch dimension: unique per stack, unlike the bare model name
+        baselines, reports = model.prefix("baselines"), model.prefix("reports/drift")
         self.drift = PythonFunction(
-            "drift-monitor", ctx, self, handler="infra.runtime.handlers.drift_monitor.handler",
-            description="Compares yesterday's curated data with the model's baseline; alerts and retrains on drift",
-            key=key, image=self.image, log_retention_days=args.log_retention_days, memory_mb=2048, timeout=900,
+            f"{model.name}-drift-monitor", ctx, self, handler="infra.runtime.handlers.drift_monitor.handler",
+            description=f"Compares the day's curated {model.name} data with its baseline; alerts and retrains",
+            key=key, image=shared.image, log_retention_days=log_retention_days, memory_mb=2048, timeout=900,
             ephemeral_storage_mb=10240,  # each day's objects are downloaded to /tmp before streaming
             environment={
+                "MODEL": model.name,
                 "ARTIFACT_BUCKET": store.artifacts.id,
                 "DATA_BUCKET": store.data.id,
-                "MODEL_NAME": model,
-                "BASELINE_KEY": f"baselines/{model}/current/baseline.json",
-                "CURRENT_PREFIX": "curated/",
-                "REPORT_PREFIX": "reports/drift/",
+                "MODEL_NAME": metric_model,
+                "BASELINE_KEY": f"{baselines}current/baseline.json",
+                "CURRENT_PREFIX": model.prefix("curated"),
+                "REPORT_PREFIX": reports,
                 "METRIC_NAMESPACE": DRIFT_NAMESPACE,
                 "ALERT_TOPIC_ARN": self.topic.arn,
                 "RETRAINING_TRIGGER": "sagemaker-pipeline" if args.retrain_on_drift else "none",
                 "PIPELINE_NAME": training.pipeline_name,
                 "DRIFT_CONFIG": args.drift.model_dump_json(),
                 # The dataset schema ingestion checks against: CSV is read with its dialect, as ingestion read it.
-                "SCHEMA_KEY": f"schemas/{model}/schema.json",
+                "SCHEMA_KEY": model.schema_key,
             },
         )
-        store.data.grant_read(self.drift.role, "curated/")
-        store.artifacts.grant_read_write(self.drift.role)
-        self._grant_metrics(self.drift.role, DRIFT_NAMESPACE)
-        self._grant_publish(self.drift.role)
+        store.data.grant_read(self.drift.role, model.prefix("curated"))
+        store.artifacts.grant_read(self.drift.role, baselines, model.prefix("schemas"), grant="baselines-and-schema")
+        store.artifacts.grant_read_write(self.drift.role, reports, grant="reports")
+        grant_metrics(self.drift.role, DRIFT_NAMESPACE)
+        shared.grant_publish(self.drift.role)
         if args.retrain_on_drift:
             training.grant_start(self.drift.role)
+        functions = [self.drift]
+        schedules.add(f"{model.name}-drift-daily", "drift-daily", args.drift_schedule, self.drift)
 
-        self.controller = PythonFunction(
-            "ab-controller", ctx, self, handler="infra.runtime.handlers.ab_controller.handler",
-            description="A/B guardrail: rolls the challenger back when conversion drops",
-            key=key, image=self.image, log_retention_days=args.log_retention_days, timeout=300, memory_mb=512,
-            environment={
-                "ENDPOINT_NAME": serving.endpoint_name,
-                "CHAMPION_VARIANT": CHAMPION,
-                "CHALLENGER_VARIANT": CHALLENGER,
-                "METRIC_NAMESPACE": AB_NAMESPACE,
-                "ALERT_TOPIC_ARN": self.topic.arn,
-                "DECISIONS_BUCKET": store.artifacts.id,
-                "DECISIONS_PREFIX": "experiments",
-                "TRAFFIC_CONTROLLER": "sagemaker-variants",
-                "GUARDRAIL_POLICY": args.ab_guardrail.model_dump_json(),
-            },
-        )
-        store.artifacts.grant_read_write(self.controller.role, "experiments/")
-        self._grant_publish(self.controller.role)
-        endpoint_arn = pulumi.Output.concat(
-            "arn:aws:sagemaker:", ctx.region, ":", ctx.account_id, ":endpoint/", serving.endpoint_name
-        )
-        self.controller.role.allow("traffic", [
-            {"Effect": "Allow", "Action": ["sagemaker:DescribeEndpoint",
-                                           "sagemaker:UpdateEndpointWeightsAndCapacities"],
-             "Resource": endpoint_arn},
-            # CloudWatch reads have no resource-level permissions.
-            {"Effect": "Allow", "Action": ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics"],
-             "Resource": "*"},
-        ])
-
-        self.schedule_group = aws.scheduler.ScheduleGroup(
-            f"{name}-schedules", name=ctx.name("monitoring"), opts=self.child()
-        )
-        scheduler_role = new_role(ctx, f"{name}-scheduler-role", "monitoring-scheduler", self,
-                                  "scheduler.amazonaws.com")
-        scheduler_role.allow("invoke", [{
-            "Effect": "Allow", "Action": "lambda:InvokeFunction",
-            "Resource": [self.drift.arn, self.controller.arn],
-        }])
-        for logical, expression, function in (
-            ("drift-daily", args.drift_schedule, self.drift),
-            ("ab-guardrail", args.ab_guardrail_schedule, self.controller),
-        ):
-            aws.scheduler.Schedule(
-                f"{name}-{logical}", name=ctx.name(logical, 64), group_name=self.schedule_group.name,
-                schedule_expression=expression, schedule_expression_timezone=ctx.spec.body.automation.timezone,
-                flexible_time_window={"mode": "OFF"},
-                target={"arn": function.arn, "role_arn": scheduler_role.arn,
-                        "retry_policy": {"maximum_retry_attempts": 2}},
-                opts=self.child(),
+        self.controller: PythonFunction | None = None
+        if serving is not None and serving.mode == "ab":
+            ab = model.spec.serving.ab
+            self.controller = PythonFunction(
+                f"{model.name}-ab-controller", ctx, self, handler="infra.runtime.handlers.ab_controller.handler",
+                description=f"A/B guardrail of {model.name}: rolls the challenger back when conversion drops",
+                key=key, image=shared.image, log_retention_days=log_retention_days, timeout=300, memory_mb=512,
+                environment={
+                    "MODEL": model.name,
+                    "ENDPOINT_NAME": serving.endpoint_name,
+                    "CHAMPION_VARIANT": CHAMPION,
+                    "CHALLENGER_VARIANT": CHALLENGER,
+                    "METRIC_NAMESPACE": AB_NAMESPACE,
+                    "ALERT_TOPIC_ARN": self.topic.arn,
+                    "DECISIONS_BUCKET": store.artifacts.id,
+                    "DECISIONS_PREFIX": experiments_prefix(model),
+                    "TRAFFIC_CONTROLLER": "sagemaker-variants",
+                    "GUARDRAIL_POLICY": ab.guardrail.model_dump_json(),
+                },
             )
-        self._alarms(name, ctx, args, serving, model)
-        self.register_outputs({"alertTopicArn": self.topic.arn})
+            store.artifacts.grant_read_write(self.controller.role, model.prefix("experiments"))
+            shared.grant_publish(self.controller.role)
+            self.controller.role.allow("traffic", [
+                {"Effect": "Allow", "Action": ["sagemaker:DescribeEndpoint",
+                                               "sagemaker:UpdateEndpointWeightsAndCapacities"],
+                 "Resource": endpoint_arn(ctx, serving.endpoint_name)},
+                # CloudWatch reads have no resource-level permissions.
+                {"Effect": "Allow", "Action": ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics"],
+                 "Resource": "*"},
+            ])
+            functions.append(self.controller)
+            schedules.add(f"{model.name}-ab-guardrail", "ab-guardrail", ab.guardrail_schedule, self.controller)
+        self._alarms(name, model, args, metric_model, functions)
+        self._dashboard(name, ctx, model, serving, metric_model)
+        self.register_outputs({"driftFunction": self.drift.name})
 
-    def _grant_metrics(self, role: Grantable, namespace: str) -> None:
-        role.allow("metrics", [{
-            "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
-            "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
-        }])
-
-    def _grant_publish(self, role: Grantable) -> None:
-        role.allow("alerts", [{"Effect": "Allow", "Action": "sns:Publish", "Resource": self.topic.arn}])
-
-    def _alarm(self, name: str, ctx: StackContext, **kwargs: Any) -> aws.cloudwatch.MetricAlarm:
+    def _alarm(self, name: str, physical: str, **kwargs: Any) -> aws.cloudwatch.MetricAlarm:
         return aws.cloudwatch.MetricAlarm(
-            name, name=ctx.name(name.split("-", 1)[1], 255), alarm_actions=[self.topic.arn],
-            ok_actions=[self.topic.arn], treat_missing_data="notBreaching", opts=self.child(), **kwargs,
+            name, name=physical, alarm_actions=[self.topic.arn], ok_actions=[self.topic.arn],
+            treat_missing_data="notBreaching", opts=self.child(), **kwargs,
         )
 
-    def _alarms(self, name: str, ctx: StackContext, args: LambdaDriftMonitoring, serving: ModelEndpoint,
-                model: str) -> None:
-        for variant in (CHAMPION, CHALLENGER):
-            dims = {"EndpointName": serving.endpoint_name, "VariantName": variant}
-            self._alarm(
-                f"{name}-{variant}-5xx", ctx, namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
-                dimensions=dims, statistic="Sum", period=300, evaluation_periods=1,
-                threshold=args.endpoint_5xx_alarm_threshold, comparison_operator="GreaterThanOrEqualToThreshold",
-                alarm_description=f"{variant} variant returns server errors",
-            )
-            self._alarm(
-                f"{name}-{variant}-latency", ctx, namespace="AWS/SageMaker", metric_name="ModelLatency",
-                dimensions=dims, extended_statistic="p99", period=300, evaluation_periods=3,
-                threshold=args.latency_p99_ms_alarm_threshold * 1000, comparison_operator="GreaterThanThreshold",
-                alarm_description=f"{variant} p99 model latency above {args.latency_p99_ms_alarm_threshold} ms",
-            )
+    def _alarms(self, name: str, model: ModelScope, args: ModelMonitoring, metric_model: str,
+                functions: list[PythonFunction]) -> None:
         self._alarm(
-            f"{name}-dataset-drift", ctx, namespace=DRIFT_NAMESPACE, metric_name=DRIFT_SHARE_METRIC,
-            dimensions={"Model": model}, statistic="Maximum", period=86400, evaluation_periods=1,
-            threshold=args.drift.drift_share, comparison_operator="GreaterThanOrEqualToThreshold",
-            alarm_description="Dataset drift: the share of drifted input features reached the threshold",
+            f"{name}-dataset-drift", model.physical("dataset-drift", 255), namespace=DRIFT_NAMESPACE,
+            metric_name=DRIFT_SHARE_METRIC, dimensions={"Model": metric_model}, statistic="Maximum", period=86400,
+            evaluation_periods=1, threshold=args.drift.drift_share, comparison_operator="GreaterThanOrEqualToThreshold",
+            alarm_description=f"{model.name} dataset drift: the share of drifted input features reached the threshold",
         )
         self._alarm(
-            f"{name}-data-quality", ctx, namespace=DRIFT_NAMESPACE, metric_name=DATA_QUALITY_METRIC,
-            dimensions={"Model": model}, statistic="Maximum", period=86400, evaluation_periods=1, threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            alarm_description="The day's data failed data-quality checks (missing columns, types, NaN, ...)",
+            f"{name}-data-quality", model.physical("data-quality", 255), namespace=DRIFT_NAMESPACE,
+            metric_name=DATA_QUALITY_METRIC, dimensions={"Model": metric_model}, statistic="Maximum", period=86400,
+            evaluation_periods=1, threshold=1, comparison_operator="GreaterThanOrEqualToThreshold",
+            alarm_description=f"{model.name}: the day's data failed data-quality checks (missing columns, types, ...)",
         )
-        for function in (self.drift, self.controller):
+        for function in functions:
             self._alarm(
-                f"{name}-{function.logical}-errors", ctx, namespace="AWS/Lambda",
+                f"{function.logical}-errors", _alarm_name(function, "errors"), namespace="AWS/Lambda",
                 metric_name="Errors", dimensions={"FunctionName": function.name}, statistic="Sum", period=3600,
                 evaluation_periods=1, threshold=1, comparison_operator="GreaterThanOrEqualToThreshold",
-                alarm_description="A monitoring function failed",
+                alarm_description=f"A monitoring function of {model.name} failed",
             )
-        widgets = [
-            {"type": "metric", "x": 0, "y": 0, "width": 12, "height": 6, "properties": {
-                "title": "Invocations per variant", "region": ctx.region, "stat": "Sum", "period": 300,
-                "metrics": [["AWS/SageMaker", "Invocations", "EndpointName", serving.endpoint_name,
-                             "VariantName", v] for v in (CHAMPION, CHALLENGER)],
-            }},
-            {"type": "metric", "x": 12, "y": 0, "width": 12, "height": 6, "properties": {
+
+    def _dashboard(self, name: str, ctx: StackContext, model: ModelScope, serving: Any, metric_model: str) -> None:
+        widgets: list[dict[str, Any]] = []
+        variants = [v.name for v in (serving.variants if serving is not None else [])]
+        if variants:
+            endpoint = serving.endpoint_name
+            widgets += [
+                {"type": "metric", "x": 0, "y": 0, "width": 12, "height": 6, "properties": {
+                    "title": "Invocations per variant", "region": ctx.region, "stat": "Sum", "period": 300,
+                    "metrics": [["AWS/SageMaker", "Invocations", "EndpointName", endpoint, "VariantName", v]
+                                for v in variants],
+                }},
+                {"type": "metric", "x": 12, "y": 0, "width": 12, "height": 6, "properties": {
+                    "title": "p99 model latency (µs)", "region": ctx.region, "stat": "p99", "period": 300,
+                    "metrics": [["AWS/SageMaker", "ModelLatency", "EndpointName", endpoint, "VariantName", v]
+                                for v in variants],
+                }},
+            ]
+        if serving is not None and serving.mode == "ab":
+            widgets.append({"type": "metric", "x": 0, "y": 6, "width": 12, "height": 6, "properties": {
                 "title": "Conversion per variant (A/B guardrail input)", "region": ctx.region, "stat": "Sum",
                 "period": 3600,
                 "metrics": [[AB_NAMESPACE, m, "EndpointName", serving.endpoint_name, "VariantName", v]
                             for m in ("Visitors", "Conversions") for v in (CHAMPION, CHALLENGER)],
-            }},
-            {"type": "metric", "x": 0, "y": 6, "width": 12, "height": 6, "properties": {
-                "title": "p99 model latency (µs)", "region": ctx.region, "stat": "p99", "period": 300,
-                "metrics": [["AWS/SageMaker", "ModelLatency", "EndpointName", serving.endpoint_name,
-                             "VariantName", v] for v in (CHAMPION, CHALLENGER)],
-            }},
-            {"type": "metric", "x": 12, "y": 6, "width": 12, "height": 6, "properties": {
-                "title": "Dataset drift share", "region": ctx.region, "stat": "Maximum", "period": 86400,
-                "metrics": [[DRIFT_NAMESPACE, DRIFT_SHARE_METRIC, "Model", model]],
-            }},
-        ]
+            }})
+        widgets.append({"type": "metric", "x": 12, "y": 6, "width": 12, "height": 6, "properties": {
+            "title": "Dataset drift share", "region": ctx.region, "stat": "Maximum", "period": 86400,
+            "metrics": [[DRIFT_NAMESPACE, DRIFT_SHARE_METRIC, "Model", metric_model]],
+        }})
         aws.cloudwatch.Dashboard(
-            f"{name}-dashboard", dashboard_name=ctx.name("mlops"),
+            f"{name}-dashboard", dashboard_name=model.physical("mlops"),
             dashboard_body=pulumi.Output.json_dumps({"widgets": widgets}), opts=self.child(),
         )
+
+
+def _alarm_name(function: PythonFunction, suffix: str) -> str:
+    """An alarm name from the function's physical name (which starts with the stack prefix)."""
+    return f"{function.physical}-{suffix}"[:255]
+
+
+def experiments_prefix(model: ModelScope) -> str:
+    """Where a model's experiment records live (the A/B controller and the deployer share them)."""
+    return model.prefix("experiments").rstrip("/")
+
+
+def endpoint_arn(ctx: StackContext, endpoint_name: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat("arn:aws:sagemaker:", ctx.region, ":", ctx.account_id, ":endpoint/", endpoint_name)

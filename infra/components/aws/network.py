@@ -120,11 +120,14 @@ class Network(Capability):
             log_destination=group.arn, iam_role_arn=role.arn, opts=self.child(),
         )
 
-    def security_group(self, name: str, description: str) -> aws.ec2.SecurityGroup:
-        """A security group in this VPC with no ingress (callers add rules); egress reaches AWS APIs."""
+    def security_group(
+        self, name: str, description: str, parent: pulumi.Resource | None = None
+    ) -> aws.ec2.SecurityGroup:
+        """A security group in this VPC with no ingress (callers add rules); egress reaches AWS APIs.
+        `parent`: the component it belongs to (a model's), else the network."""
         return aws.ec2.SecurityGroup(
             name, vpc_id=self.vpc.id, description=description,
             egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}],
-            opts=self.child(),
+            opts=pulumi.ResourceOptions(parent=parent) if parent is not None else self.child(),
         )
 

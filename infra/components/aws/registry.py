@@ -12,7 +12,7 @@ import pulumi_docker_build as docker_build
 
 import infra.runtime
 from infra.components.aws.security import EncryptionKey
-from infra.components.base import Capability, Grantable, StackContext
+from infra.components.base import Capability, Grantable, ModelScope, StackContext
 from infra.profiles.model import SageMakerModelRegistry
 
 REPOSITORIES = ("training", "serving", "mlflow", "runtime")
@@ -104,18 +104,7 @@ class ModelRegistry(Capability):
             }]}),
             opts=self.child(),
         )
-        self.group_name = ctx.name(args.model_package_group)
-        self.group = aws.sagemaker.ModelPackageGroup(
-            f"{name}-model-package-group",
-            model_package_group_name=self.group_name,
-            model_package_group_description=f"{ctx.spec.profile_name} models, {ctx.env}",
-            opts=self.child(),
-        )
-        self.group_arn = self.group.arn
-        self.register_outputs({
-            "modelPackageGroup": self.group.model_package_group_name,
-            "repositories": {k: v.repository_url for k, v in self.repositories.items()},
-        })
+        self.register_outputs({"repositories": {k: v.repository_url for k, v in self.repositories.items()}})
 
     def image(self, repo: str, tag: str = "latest") -> pulumi.Output[str]:
         return pulumi.Output.concat(self.repositories[repo].repository_url, ":", tag)
@@ -131,15 +120,41 @@ class ModelRegistry(Capability):
             {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
         ])
 
-    def package_arns(self, ctx: StackContext) -> pulumi.Output[str]:
+
+
+class ModelGroup:
+    """A model's package group: its versions, with approval status (part of the model's component)."""
+
+    def __init__(self, ctx: StackContext, model: ModelScope, parent: pulumi.Resource):
+        self.ctx = ctx
+        self.name = model.base
+        self.group = aws.sagemaker.ModelPackageGroup(
+            f"{model.name}-model-package-group",
+            model_package_group_name=self.name,
+            model_package_group_description=f"{model.name} versions ({ctx.spec.profile_name}, {ctx.env})",
+            tags={"capability": "registry"},
+            # Removing the model from the profile keeps its versions (the audit trail of what was approved).
+            opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=ctx.protect_data),
+        )
+        self.arn = self.group.arn
+
+    def package_arns(self) -> pulumi.Output[str]:
         return pulumi.Output.concat(
-            "arn:aws:sagemaker:", ctx.region, ":", ctx.account_id, ":model-package/", self.group_name, "/*"
+            "arn:aws:sagemaker:", self.ctx.region, ":", self.ctx.account_id, ":model-package/", self.name, "/*"
         )
 
-    def grant_register(self, role: Grantable, ctx: StackContext) -> aws.iam.RolePolicy:
+    def grant_register(self, role: Grantable) -> aws.iam.RolePolicy:
         return role.allow("register-models", [{
             "Effect": "Allow",
             "Action": ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
                        "sagemaker:ListModelPackages", "sagemaker:DescribeModelPackageGroup"],
-            "Resource": [self.group.arn, self.package_arns(ctx)],
+            "Resource": [self.arn, self.package_arns()],
+        }])
+
+    def grant_read(self, role: Grantable) -> aws.iam.RolePolicy:
+        return role.allow("read-models", [{
+            "Effect": "Allow",
+            "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages",
+                       "sagemaker:DescribeModelPackageGroup"],
+            "Resource": [self.arn, self.package_arns()],
         }])

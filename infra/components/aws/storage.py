@@ -92,21 +92,25 @@ class SecureBucket:
     def objects(self, prefix: str = "") -> pulumi.Output[str]:
         return pulumi.Output.concat(self.bucket.arn, "/", prefix, "*")
 
-    def grant_read(self, role: Grantable, prefix: str = "") -> aws.iam.RolePolicy:
-        return role.allow(f"{self.name}-read", [
-            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": self.objects(prefix)},
-            {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": self.bucket.arn},
-        ])
+    def grant_read(self, role: Grantable, *prefixes: str, grant: str = "read") -> aws.iam.RolePolicy:
+        """Read objects under `prefixes` (all objects when none), and list only those prefixes."""
+        return role.allow(f"{self.name}-{grant}",
+                          self._statements(["s3:GetObject", "s3:GetObjectVersion"], prefixes))
 
-    def grant_read_write(self, role: Grantable, prefix: str = "") -> aws.iam.RolePolicy:
-        return role.allow(f"{self.name}-read-write", [
-            {
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"],
-                "Resource": self.objects(prefix),
-            },
-            {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": self.bucket.arn},
-        ])
+    def grant_read_write(self, role: Grantable, *prefixes: str, grant: str = "read-write") -> aws.iam.RolePolicy:
+        return role.allow(f"{self.name}-{grant}", self._statements(
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload"], prefixes))
+
+    def _statements(self, actions: list[str], prefixes: tuple[str, ...]) -> list[dict[str, Any]]:
+        listing: dict[str, Any] = {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": self.bucket.arn}
+        if prefixes:  # listing is scoped too: another model's keys are not even visible
+            listing["Condition"] = {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}
+        return [
+            {"Effect": "Allow", "Action": actions,
+             "Resource": [self.objects(p) for p in prefixes] if prefixes else self.objects()},
+            listing,
+            {"Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": self.bucket.arn},
+        ]
 
 
 class ArtifactStore(Capability):

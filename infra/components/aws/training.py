@@ -8,10 +8,10 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.aws.network import Network
-from infra.components.aws.registry import ModelRegistry
+from infra.components.aws.registry import ModelGroup, ModelRegistry
 from infra.components.aws.security import EncryptionKey
 from infra.components.aws.storage import ArtifactStore
-from infra.components.base import Capability, StackContext, new_role
+from infra.components.base import Capability, Grantable, ModelScope, StackContext, new_role
 from infra.profiles.model import SageMakerPipelineTraining
 
 
@@ -115,22 +115,26 @@ def pipeline_definition(
 
 
 class TrainingPipeline(Capability):
-    """The retraining pipeline and the role its jobs run as (least privilege: its buckets, repos and group)."""
+    """A model's retraining pipeline and the role its jobs run as (least privilege: that model's data prefixes,
+    its package group, the shared image repositories)."""
 
     capability = "training"
 
     def __init__(
-        self, name: str, ctx: StackContext, args: SageMakerPipelineTraining, *, key: EncryptionKey,
-        store: ArtifactStore, registry: ModelRegistry, network: Network,
+        self, name: str, ctx: StackContext, model: ModelScope, args: SageMakerPipelineTraining, *,
+        key: EncryptionKey, store: ArtifactStore, registry: ModelRegistry, group: ModelGroup, network: Network,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("mlopsgen:aws:TrainingPipeline", name, opts)
-        self.role = new_role(ctx, f"{name}-execution-role", "training", self, "sagemaker.amazonaws.com")
-        store.data.grant_read(self.role, "curated/")
-        store.artifacts.grant_read_write(self.role)
+        self.role = new_role(ctx, f"{name}-execution-role", f"{model.name}-training", self,
+                             "sagemaker.amazonaws.com")
+        curated, models, checkpoints, baselines = (
+            model.prefix(area) for area in ("curated", "models", "checkpoints", "baselines"))
+        store.data.grant_read(self.role, curated)
+        store.artifacts.grant_read_write(self.role, models, checkpoints, baselines)
         key.grant_use(self.role)
         registry.grant_pull(self.role)
-        registry.grant_register(self.role, ctx)
+        group.grant_register(self.role)
         self.role.allow("jobs", [
             {
                 "Effect": "Allow",
@@ -160,14 +164,16 @@ class TrainingPipeline(Capability):
                 "Resource": "*",
             },
         ])
-        self.security_group = network.security_group(f"{name}-sg", "SageMaker training jobs")
+        self.security_group = network.security_group(f"{name}-sg", f"SageMaker training jobs of {model.name}", self)
         artifacts = store.artifacts.bucket.bucket
-        self.pipeline_name = ctx.name("retraining")
+        self.data_uri = pulumi.Output.concat("s3://", store.data.bucket.bucket, "/", curated)
+        self.pipeline_name = model.physical("retraining")
         self.pipeline = aws.sagemaker.Pipeline(
             f"{name}-pipeline",
             pipeline_name=self.pipeline_name,
             pipeline_display_name=self.pipeline_name,
-            pipeline_description="Weekly (and drift-triggered) retraining; registers the model version",
+            pipeline_description=f"Scheduled (and drift-triggered) retraining of {model.name}; registers the "
+                                 "model version",
             role_arn=self.role.arn,
             pipeline_definition=pipeline_definition(
                 args,
@@ -175,11 +181,11 @@ class TrainingPipeline(Capability):
                 training_image=registry.image("training"),
                 serving_image=registry.image("serving"),
                 runtime_image=registry.runtime_image.uri,
-                data_uri=pulumi.Output.concat("s3://", store.data.bucket.bucket, "/curated/"),
-                output_uri=pulumi.Output.concat("s3://", artifacts, "/models/"),
-                checkpoint_uri=pulumi.Output.concat("s3://", artifacts, "/checkpoints/"),
-                baselines_uri=pulumi.Output.concat("s3://", artifacts, "/baselines/", registry.group_name),
-                group_name=registry.group_name,
+                data_uri=self.data_uri,
+                output_uri=pulumi.Output.concat("s3://", artifacts, "/", models),
+                checkpoint_uri=pulumi.Output.concat("s3://", artifacts, "/", checkpoints),
+                baselines_uri=pulumi.Output.concat("s3://", artifacts, "/", baselines.rstrip("/")),
+                group_name=group.name,
                 key_arn=key.arn,
                 subnet_ids=network.subnet_ids,
                 security_group_id=self.security_group.id,
@@ -189,8 +195,8 @@ class TrainingPipeline(Capability):
         self.pipeline_arn = self.pipeline.arn
         self.register_outputs({"pipelineName": self.pipeline_name, "roleArn": self.role.arn})
 
-    def grant_start(self, role: Any) -> aws.iam.RolePolicy:
-        return role.allow("start-retraining", [{
+    def grant_start(self, role: Grantable, grant: str = "start-retraining") -> aws.iam.RolePolicy:
+        return role.allow(grant, [{
             "Effect": "Allow",
             "Action": ["sagemaker:StartPipelineExecution", "sagemaker:DescribePipelineExecution",
                        "sagemaker:ListPipelineExecutions"],

@@ -78,6 +78,7 @@ EMULATORS: dict[str, Emulator] = {
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": ecr.lifecycle_policy,
     "aws:ecr/repositoryPolicy:RepositoryPolicy": ecr.repository_policy,
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": sagemaker.model_package_group,
+    "aws:sagemaker/modelCard:ModelCard": sagemaker.model_card,
     "aws:sagemaker/pipeline:Pipeline": sagemaker.pipeline,
     "aws:sagemaker/model:Model": sagemaker.model,
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": sagemaker.endpoint_configuration,

@@ -1,7 +1,9 @@
-"""SageMaker: model package group, pipeline, model, endpoint configuration, endpoint, managed MLflow.
+"""SageMaker: model package group, model card, pipeline, model, endpoint configuration, endpoint, managed MLflow.
 
 moto checks that an endpoint configuration's models and an endpoint's configuration exist. It has no
-managed-MLflow API: that call raises NotImplementedError and the server is recorded, not emulated.
+managed-MLflow API: that call raises NotImplementedError and the server is recorded, not emulated. moto keeps
+no deployment configuration of an endpoint: the emulator checks instead that every auto-rollback alarm it
+names exists in the emulated CloudWatch (SageMaker rejects unknown alarms).
 """
 
 from __future__ import annotations
@@ -22,6 +24,19 @@ def model_package_group(ctx: EmulatorContext, name: str, inputs: dict[str, Any])
 
 
 # parallelismConfiguration maps to the pipeline's max parallel steps.
+@emulates("modelCardName", "modelCardStatus", "content", "securityConfig")
+def model_card(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    card = inputs["modelCardName"]
+    security = inputs.get("securityConfig")
+    ctx.client("sagemaker").create_model_card(**drop_none(
+        ModelCardName=card, ModelCardStatus=inputs["modelCardStatus"], Content=inputs["content"],
+        SecurityConfig={"KmsKeyId": security["kmsKeyId"]} if security else None, Tags=tag_list(inputs)))
+    got = ctx.check("sagemaker", "describe_model_card", ModelCardName=card)
+    require(got["Content"] == inputs["content"] and got["ModelCardStatus"] == inputs["modelCardStatus"],
+            f"model card {card} reads back differently")
+    return card, {"arn": got["ModelCardArn"], "modelCardVersion": got["ModelCardVersion"]}
+
+
 @emulates("pipelineName", "pipelineDisplayName", "pipelineDefinition", "pipelineDescription", "roleArn",
           "parallelismConfiguration")
 def pipeline(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -112,8 +127,14 @@ def endpoint_configuration(ctx: EmulatorContext, name: str, inputs: dict[str, An
 @emulates("name", "endpointConfigName", "deploymentConfig")
 def endpoint(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     endpoint_name = inputs.get("name") or autoname(name, 63)
-    if inputs.get("deploymentConfig"):
-        raise NotEmulated("endpoint deployment configuration (blue/green, rolling) is not mapped")
+    deployment = inputs.get("deploymentConfig") or {}
+    if deployment.get("rollingUpdatePolicy"):
+        raise NotEmulated("rolling update deployment configuration is not mapped")
+    alarms = [a["alarmName"] for a in (deployment.get("autoRollbackConfiguration") or {}).get("alarms") or []]
+    if alarms:
+        found = ctx.client("cloudwatch").describe_alarms(AlarmNames=alarms)["MetricAlarms"]
+        missing = sorted(set(alarms) - {a["AlarmName"] for a in found})
+        require(not missing, f"endpoint {endpoint_name} auto-rollback alarms do not exist: {missing}")
     ctx.client("sagemaker").create_endpoint(**drop_none(
         EndpointName=endpoint_name, EndpointConfigName=inputs["endpointConfigName"], Tags=tag_list(inputs)))
     got = ctx.check("sagemaker", "describe_endpoint", EndpointName=endpoint_name)

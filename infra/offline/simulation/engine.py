@@ -1,4 +1,5 @@
-"""A day in the life of a stack, in the sandbox: the real program deployed into moto, the real handlers run.
+"""A day in the life of a stack, in the sandbox: the real program deployed into moto, the real handlers run,
+for every model of the stack at once (each with its own functions' settings).
 
 What AWS would do on its own and moto does not, the simulation does in AWS's place, and says so (`NOTES`):
 schedules fire, pipeline executions produce a model version, the approval event reaches the deployer, alarms
@@ -26,20 +27,23 @@ from infra.components.base import name_prefix
 from infra.errors import UserError
 from infra.offline.sandbox import SandboxResult, SandboxSession, deploy
 from infra.offline.simulation.alarms import evaluate_alarms
-from infra.offline.simulation.data import SCHEMA, daily_batch, to_csv
+from infra.offline.simulation.data import DEFAULT_SCHEMA, synthetic_batch, to_csv
 from infra.profiles.loader import StackSpec
+from infra.profiles.model import ModelSpec
 from infra.profiles.schedule import parse as parse_schedule
 from infra.runtime.abtest.experiment import load_experiment
 from infra.runtime.deploy import DeployDependencies, DeploySettings
-from infra.runtime.handlers import ab_controller, deployer, drift_monitor, ingestion
+from infra.runtime.handlers import ab_controller, batch_transform, deployer, drift_monitor, ingestion
+from infra.runtime.handlers.ingestion import DatasetSchema
 from infra.runtime.jobs import baseline as baseline_job
 
 NOTES = (
     "EventBridge Scheduler does not fire in moto: the simulation calls each schedule's target at the times its "
     "expression and the profile's time zone give (infra/profiles/schedule.py).",
-    "A new stack has no model: after the first ingestion the simulation starts one training run, as an operator "
-    "would; later runs come from the retraining schedule and from drift.",
-    "Each day's export lands in the landing prefix at 00:00 UTC; traffic is served in hourly batches at half past.",
+    "A new stack has no model: after a model's first ingestion the simulation starts one training run, as an "
+    "operator would; later runs come from the retraining schedule and from drift.",
+    "Each day's export lands in each model's landing prefix at 00:00 UTC; traffic is served in hourly batches at "
+    "half past.",
     "moto completes pipeline executions without running their steps: the simulation runs the pipeline's "
     "Baseline step (infra.runtime.jobs.baseline) on the latest day's curated data and registers the model "
     "version the RegisterModel step would.",
@@ -48,8 +52,10 @@ NOTES = (
     "moto never evaluates CloudWatch alarms: the simulation evaluates them (infra/offline/simulation/alarms.py) "
     "and publishes to their SNS actions.",
     "Lambda invoke needs Docker in moto: the handlers run in-process with the deployed functions' environment.",
-    "Visitors and conversions are synthetic: each model version has a true conversion rate the guardrail "
-    "does not know.",
+    "Visitors and conversions are synthetic (models in `ab` mode): each model version has a true conversion "
+    "rate the guardrail does not know.",
+    "Each model's daily data is synthetic, drawn from its dataset schema; drift shifts its distributions.",
+    "moto completes batch transform jobs without running them.",
 )
 
 
@@ -61,8 +67,9 @@ class Scenario:
     visitors_per_day: int = 400_000
     base_conversion: float = 0.05
     drift_day: int = 12
-    # True relative conversion lift of model versions 2, 3, ... against version 1 (later ones: 0).
+    # True relative conversion lift of model versions 2, 3, ... against version 1 (later ones: 0); `ab` models.
     challenger_lifts: tuple[float, ...] = (-0.08, 0.0)
+    models: tuple[str, ...] = ()  # models to run (default: all of the stack's)
     start: date | None = None  # first simulated day (UTC); default: `days` days before today
 
 
@@ -72,15 +79,17 @@ class Event:
     at: datetime
     kind: str
     detail: str
+    model: str | None = None  # None: the stack as a whole
 
 
 @dataclass
 class Split:
-    """The endpoint's traffic split while serving one hour, and the model each variant served."""
+    """A model's endpoint traffic split while serving one hour, and the SageMaker model each variant served."""
 
     at: datetime
     weights: dict[str, float]
-    models: dict[str, str] = field(default_factory=dict)
+    model: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,7 +100,8 @@ class DayStats:
     conversions: dict[str, int]
     drift_share: float | None
     drifted: bool
-    by_model: dict[str, tuple[int, int]] = field(default_factory=dict)  # model name -> (visitors, conversions)
+    model: str = ""
+    by_version: dict[str, tuple[int, int]] = field(default_factory=dict)  # SageMaker model -> (visitors, conv.)
 
 
 @dataclass
@@ -102,15 +112,27 @@ class Timeline:
     events: list[Event] = field(default_factory=list)
     splits: list[Split] = field(default_factory=list)
     days: list[DayStats] = field(default_factory=list)
-    models: dict[str, float] = field(default_factory=dict)  # model name -> true relative lift
+    models: dict[str, str] = field(default_factory=dict)  # stack model -> serving mode
+    lifts: dict[str, float] = field(default_factory=dict)  # SageMaker model name -> true relative lift
     sandbox: SandboxResult | None = None
-    drift_threshold: float = 0.5
+    drift_thresholds: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = NOTES
     timezone: str = "UTC"  # the schedules' time zone, in which events are shown
-    schedules: dict[str, str] = field(default_factory=dict)  # job -> schedule expression
+    schedules: dict[str, dict[str, str]] = field(default_factory=dict)  # model -> job -> schedule expression
 
-    def count(self, kind: str) -> int:
-        return sum(1 for e in self.events if e.kind == kind)
+    def count(self, kind: str, model: str | None = None) -> int:
+        return sum(1 for e in self.events if e.kind == kind and (model is None or e.model == model))
+
+    def narrowed(self, model: str) -> Timeline:
+        """The timeline of one model (and the stack's own events)."""
+        return Timeline(
+            stack=self.stack, scenario=self.scenario, start=self.start,
+            events=[e for e in self.events if e.model in (None, model)],
+            splits=[s for s in self.splits if s.model == model], days=[d for d in self.days if d.model == model],
+            models={model: self.models[model]}, lifts=self.lifts, sandbox=self.sandbox,
+            drift_thresholds={model: self.drift_thresholds[model]}, notes=self.notes, timezone=self.timezone,
+            schedules={model: self.schedules[model]},
+        )
 
     def to_json(self) -> dict[str, Any]:
         zone = ZoneInfo(self.timezone)
@@ -119,14 +141,15 @@ class Timeline:
             "start": self.start.isoformat(),
             "days": self.scenario.days,
             "timezone": self.timezone,
+            "models": self.models,
             "schedules": self.schedules,
             "events": [{"day": e.day, "at": e.at.isoformat(), "local": e.at.astimezone(zone).isoformat(),
-                        "kind": e.kind, "detail": e.detail} for e in self.events],
-            "daily": [{"day": d.day, "date": d.date.isoformat(), "visitors": d.visitors,
+                        "model": e.model, "kind": e.kind, "detail": e.detail} for e in self.events],
+            "daily": [{"day": d.day, "date": d.date.isoformat(), "model": d.model, "visitors": d.visitors,
                        "conversions": d.conversions, "drift_share": d.drift_share,
-                       "by_model": {name: {"visitors": v, "conversions": c} for name, (v, c) in d.by_model.items()}}
+                       "by_version": {name: {"visitors": v, "conversions": c} for name, (v, c) in d.by_version.items()}}
                       for d in self.days],
-            "models": self.models,
+            "lifts": self.lifts,
             "notes": list(self.notes),
         }
 
@@ -139,10 +162,16 @@ class Clock:
         return self.now
 
 
-def _functions(result: SandboxResult) -> dict[str, dict[str, str]]:
-    """Each deployed function's environment, by logical name: the handlers run with exactly these settings."""
-    return {f.name: dict(f.inputs["environment"]["variables"])
-            for f in result.graph.of_type("aws:lambda/function:Function")}
+def _functions(result: SandboxResult) -> dict[str, dict[str, dict[str, str]]]:
+    """Each model's deployed functions' environments, by model and job (`ingestion`, `drift-monitor`, ...):
+    the handlers run with exactly these settings."""
+    functions: dict[str, dict[str, dict[str, str]]] = {}
+    for f in result.graph.of_type("aws:lambda/function:Function"):
+        env = dict(f.inputs["environment"]["variables"])
+        model = env.get("MODEL")
+        if model:
+            functions.setdefault(model, {})[f.name.removeprefix(f"{model}-")] = env
+    return functions
 
 
 @contextmanager
@@ -157,20 +186,54 @@ def _quiet_logs() -> Iterator[None]:
         logging.disable(previous)
 
 
+@dataclass
+class ModelRun:
+    """One model's state in the simulation: its functions' settings and what its pipeline produced."""
+
+    name: str
+    mode: str
+    env: dict[str, dict[str, str]]
+    schema: DatasetSchema
+    excluded: list[str]
+    version: int = 0
+    handled_executions: set[str] = field(default_factory=set)
+
+    @property
+    def group(self) -> str:
+        return self.env["drift-monitor"]["MODEL_NAME"]
+
+    @property
+    def pipeline(self) -> str:
+        return self.env["drift-monitor"]["PIPELINE_NAME"]
+
+    @property
+    def deploy_settings(self) -> DeploySettings | None:
+        return DeploySettings.from_env(self.env["deployer"]) if "deployer" in self.env else None
+
+
 class Simulation:
     def __init__(self, spec: StackSpec, session: SandboxSession, scenario: Scenario,
                  on_day: Callable[[int], None] | None = None) -> None:
+        unknown = sorted(set(scenario.models) - set(spec.body.models))
+        if unknown:
+            raise UserError.single(spec.profile_file, f"no model {unknown[0]!r} in the stack; it has "
+                                   f"{', '.join(spec.body.models) or 'none'}", field="--model")
         self.spec, self.session, self.scenario, self.on_day = spec, session, scenario, on_day
         self.rng = np.random.default_rng(scenario.seed)
         self.start = scenario.start or datetime.now(UTC).date() - timedelta(days=scenario.days)
         self.clock = Clock(datetime.combine(self.start, time(0), UTC))
-        self.timeline = Timeline(stack=spec.stack, scenario=scenario, start=self.start,
-                                 drift_threshold=spec.body.monitoring.drift.drift_share,
-                                 timezone=spec.body.automation.timezone, schedules=schedules(spec))
-        self.fires = fire_times(self.timeline.schedules, spec.body.automation.timezone, self.clock.now,
-                                scenario.days)
-        self.handled_executions: set[str] = set()
-        self.version = 0
+        selected = scenario.models or tuple(spec.body.models)
+        timezone = spec.body.automation.timezone
+        self.timeline = Timeline(
+            stack=spec.stack, scenario=scenario, start=self.start,
+            models={m: spec.body.models[m].serving.mode for m in selected},
+            drift_thresholds={m: spec.body.models[m].monitoring.drift.drift_share for m in selected},
+            timezone=timezone, schedules={m: schedules(spec.body.models[m]) for m in selected},
+        )
+        # The schedules are created with the stack, at the start of day 0.
+        self.fires = {m: fire_times(jobs, timezone, self.clock.now, scenario.days)
+                      for m, jobs in self.timeline.schedules.items()}
+        self.runs: list[ModelRun] = []
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -180,16 +243,24 @@ class Simulation:
             raise UserError.single(self.spec.profile_file, f"sandbox deploy failed: {first['reason']}",
                                    field=f"{first['type']} {first['name']}")
         self.timeline.sandbox = result
-        self.env = _functions(result)
+        functions = _functions(result)
         c = self.session.client
         self.s3, self.sagemaker, self.cloudwatch, self.sns = c("s3"), c("sagemaker"), c("cloudwatch"), c("sns")
-        ing = self.env["ingestion"]
+        for name in self.timeline.models:
+            env = functions[name]
+            schema = self.spec.schemas.get(name)
+            if schema is None:  # no schema file: the stack uploaded none, so the simulation provides one
+                ing = env["ingestion"]
+                self.s3.put_object(Bucket=ing["ARTIFACT_BUCKET"], Key=ing["SCHEMA_KEY"],
+                                   Body=DEFAULT_SCHEMA.model_dump_json().encode())
+            drift = self.spec.body.models[name].monitoring.drift
+            self.runs.append(ModelRun(
+                name=name, mode=self.spec.body.models[name].serving.mode, env=env,
+                schema=DatasetSchema.model_validate(schema) if schema else DEFAULT_SCHEMA,
+                excluded=list(drift.baseline.exclude),
+            ))
+        ing = self.runs[0].env["ingestion"] if self.runs else next(iter(functions.values()))["ingestion"]
         self.data_bucket, self.artifact_bucket = ing["DATA_BUCKET"], ing["ARTIFACT_BUCKET"]
-        self.s3.put_object(Bucket=self.artifact_bucket, Key=ing["SCHEMA_KEY"], Body=SCHEMA.model_dump_json().encode())
-        self.deploy_settings = DeploySettings.from_env(self.env["deployer"])
-        self.controller_settings = ab_controller.ControllerSettings.from_env(self.env["ab-controller"])
-        self.group = self.env["drift-monitor"]["MODEL_NAME"]
-        self.pipeline = self.env["drift-monitor"]["PIPELINE_NAME"]
         self.serving_image = next(
             r.inputs["name"] for r in result.graph.of_type("aws:ecr/repository:Repository")
             if r.inputs["name"].endswith("/serving")
@@ -200,10 +271,11 @@ class Simulation:
         self.sns.subscribe(TopicArn=ing["ALERT_TOPIC_ARN"], Protocol="sqs", Endpoint=queue_arn)
         self.sqs, self.queue = sqs, queue
         self.event(0, "deploy", f"{len(result.emulated)} resources created in emulated AWS, "
-                                f"{len(result.recorded)} recorded, not emulated")
+                                f"{len(result.recorded)} recorded, not emulated; models: "
+                                + ", ".join(f"{m} ({mode})" for m, mode in self.timeline.models.items()))
 
-    def event(self, day: int, kind: str, detail: str) -> None:
-        self.timeline.events.append(Event(day, self.clock.now, kind, detail))
+    def event(self, day: int, kind: str, detail: str, model: str | None = None) -> None:
+        self.timeline.events.append(Event(day, self.clock.now, kind, detail, model))
 
     # ------------------------------------------------------------------ the day
     def run(self) -> Timeline:
@@ -216,156 +288,203 @@ class Simulation:
         return self.timeline
 
     def simulate_day(self, day: int) -> None:
-        """The day's scheduled jobs at their times (UTC day `day`), between the export landing at 00:00 and the
-        alarm evaluation at 23:59; traffic is served hour by hour."""
+        """The day's scheduled jobs of every model at their times (UTC day `day`), between the exports landing at
+        00:00 and the alarm evaluation at 23:59; A/B models' traffic is served hour by hour."""
         s = self.scenario
         today = self.start + timedelta(days=day)
         midnight = datetime.combine(today, time(0), UTC)
         drifted = day >= s.drift_day
         self.clock.now = midnight
-        batch = daily_batch(self.rng, s.rows_per_day, drifted=drifted)
-        landing = self.env["ingestion"]["LANDING_PREFIX"]
-        self.s3.put_object(Bucket=self.data_bucket, Key=f"{landing}events-{today.isoformat()}.csv", Body=to_csv(batch))
-        if day == s.drift_day:
-            self.event(day, "drift-injected", "input distribution shifted (baskets, sessions, device mix)")
-        visitors = {"champion": 0, "challenger": 0}
-        conversions = {"champion": 0, "challenger": 0}
-        by_model: dict[str, tuple[int, int]] = {}
-        drift_share: float | None = None
-        agenda = [(t, JOBS.index(job), job) for job, times in self.fires.items() for t in times
-                  if midnight <= t < midnight + timedelta(days=1)]
-        agenda += [(midnight + timedelta(hours=h, minutes=30), JOBS.index("traffic"), "traffic") for h in range(24)]
-        for at, _, job in sorted(agenda):
+        for run in self.runs:
+            batch = synthetic_batch(run.schema, self.rng, s.rows_per_day, drifted=drifted)
+            landing = run.env["ingestion"]["LANDING_PREFIX"]
+            self.s3.put_object(Bucket=self.data_bucket, Key=f"{landing}export-{today.isoformat()}.csv",
+                               Body=to_csv(batch))
+            if day == s.drift_day:
+                self.event(day, "drift-injected", "input distributions shifted", run.name)
+        tested = [run for run in self.runs if "ab-controller" in run.env]
+        visitors = {run.name: {"champion": 0, "challenger": 0} for run in tested}
+        conversions = {run.name: {"champion": 0, "challenger": 0} for run in tested}
+        versions: dict[str, dict[str, tuple[int, int]]] = {run.name: {} for run in self.runs}
+        shares: dict[str, float | None] = {run.name: None for run in self.runs}
+        end = midnight + timedelta(days=1)
+        agenda = [(t, JOBS.index(job), i, job) for i, run in enumerate(self.runs)
+                  for job, times in self.fires[run.name].items() for t in times if midnight <= t < end]
+        agenda += [(midnight + timedelta(hours=h, minutes=30), JOBS.index("traffic"), i, "traffic")
+                   for i, run in enumerate(self.runs) if run in tested for h in range(24)]
+        for at, _, i, job in sorted(agenda):
+            run = self.runs[i]
             self.clock.now = at
             if job == "ingestion":
-                self.ingest(day, today)
+                self.ingest(run, day, today)
             elif job == "retraining":
-                expression = self.timeline.schedules[job]
-                self.start_retraining(day, today, f"scheduled pipeline execution started ({expression})")
+                expression = self.timeline.schedules[run.name][job]
+                self.start_retraining(run, day, today, f"scheduled pipeline execution started ({expression})")
             elif job == "drift":
-                drift_share = self.monitor_drift(day, today)
-                self.complete_executions(day, today)  # a drift-triggered retraining
+                shares[run.name] = self.monitor_drift(run, day, today)
+                self.complete_executions(run, day, today)  # a drift-triggered retraining
             elif job == "guardrail":
-                self.look(day)
+                self.look(run, day)
+            elif job == "batch":
+                self.score_batch(run, day, today)
             else:
-                self.serve_hour(visitors, conversions, by_model)
+                self.serve_hour(run, visitors[run.name], conversions[run.name], versions[run.name])
         self.clock.now = midnight + timedelta(hours=23, minutes=59)
         for change in evaluate_alarms(self.cloudwatch, self.sns, name_prefix(self.spec), self.clock.now):
-            self.event(day, "alarm", f"{change.name}: {change.old} -> {change.new} ({change.reason})")
+            self.event(day, "alarm", f"{change.name}: {change.old} -> {change.new} ({change.reason})",
+                       self.model_named_in(change.name))
         self.drain_alerts(day)
-        self.timeline.days.append(DayStats(day, today, visitors, conversions, drift_share, drifted, by_model))
+        for run in self.runs:
+            self.timeline.days.append(DayStats(day, today, visitors.get(run.name, {}), conversions.get(run.name, {}),
+                                               shares[run.name], drifted, run.name, versions[run.name]))
 
-    def ingest(self, day: int, today: date) -> None:
-        summary = ingestion.run(ingestion.IngestionSettings.from_env(self.env["ingestion"]),
+    def ingest(self, run: ModelRun, day: int, today: date) -> None:
+        summary = ingestion.run(ingestion.IngestionSettings.from_env(run.env["ingestion"]),
                                 ingestion.IngestionDependencies(s3=self.s3, sns=self.sns, clock=self.clock),
-                                {"date": today.isoformat()})
+                                {"model": run.name, "date": today.isoformat()})
         self.event(day, "ingestion", f"{len(summary.get('curated', []))} file(s) curated, "
-                                     f"{len(summary.get('quarantined', []))} quarantined")
-        if self.version == 0 and not self.handled_executions:
-            self.start_retraining(day, today, "first training run on the first curated data (a new stack has "
-                                              "no model yet)", kind="first-training")
+                                     f"{len(summary.get('quarantined', []))} quarantined", run.name)
+        if run.version == 0 and not run.handled_executions:
+            self.start_retraining(run, day, today, "first training run on the first curated data (a new stack "
+                                                   "has no model yet)", kind="first-training")
 
-    def start_retraining(self, day: int, today: date, detail: str, kind: str = "retraining") -> None:
+    def start_retraining(self, run: ModelRun, day: int, today: date, detail: str, kind: str = "retraining") -> None:
         self.sagemaker.start_pipeline_execution(
-            PipelineName=self.pipeline, PipelineExecutionDisplayName=f"{kind}-{self.clock.now:%Y%m%dT%H%M}",
-            PipelineParameters=[{"Name": "TrainingData", "Value": f"s3://{self.data_bucket}/curated/"}],
+            PipelineName=run.pipeline, PipelineExecutionDisplayName=f"{kind}-{self.clock.now:%Y%m%dT%H%M}",
+            PipelineParameters=[{"Name": "TrainingData",
+                                 "Value": f"s3://{self.data_bucket}/{run.env['drift-monitor']['CURRENT_PREFIX']}"}],
         )
-        self.event(day, kind, detail)
-        self.complete_executions(day, today)
+        self.event(day, kind, detail, run.name)
+        self.complete_executions(run, day, today)
+
+    def model_named_in(self, text: str) -> str | None:
+        """The model whose physical names appear in `text` (alarm names, alert subjects)."""
+        found = [run.name for run in self.runs if f"{run.group}-" in text or text.endswith(run.group)
+                 or f"{run.group} " in text or f"{run.group}:" in text]
+        return max(found, key=len) if found else None
 
     # ------------------------------------------------------------------ pieces
-    def complete_executions(self, day: int, today: date) -> None:
+    def complete_executions(self, run: ModelRun, day: int, today: date) -> None:
         """moto finishes executions instantly without running steps: produce what the steps would."""
-        executions = self.sagemaker.list_pipeline_executions(PipelineName=self.pipeline)["PipelineExecutionSummaries"]
+        executions = self.sagemaker.list_pipeline_executions(PipelineName=run.pipeline)["PipelineExecutionSummaries"]
         for execution in sorted(executions, key=lambda e: e["StartTime"]):
             arn = execution["PipelineExecutionArn"]
-            if arn in self.handled_executions:
+            if arn in run.handled_executions:
                 continue
-            self.handled_executions.add(arn)
-            self.register_version(day, today, arn)
+            run.handled_executions.add(arn)
+            self.register_version(run, day, today, arn)
 
-    def run_baseline_step(self, today: date, execution_id: str, version: int) -> str:
+    def run_baseline_step(self, run: ModelRun, today: date, execution_id: str, version: int) -> str:
         """The pipeline's Baseline step, as SageMaker Processing would run it: inputs downloaded, the job's
         outputs uploaded to the versioned and the current baseline keys."""
+        drift_env = run.env["drift-monitor"]
         with tempfile.TemporaryDirectory() as scratch:
             root = Path(scratch)
-            prefix = f"curated/dt={today.isoformat()}/"
+            prefix = f"{drift_env['CURRENT_PREFIX']}dt={today.isoformat()}/"
             listing = self.s3.list_objects_v2(Bucket=self.data_bucket, Prefix=prefix).get("Contents", [])
             for obj in listing:
                 target = root / "input" / obj["Key"].rsplit("/", 1)[-1]
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self.s3.download_file(self.data_bucket, obj["Key"], str(target))
             outputs = {"versioned": root / "versioned", "current": root / "current"}
+            excluded = [arg for column in run.excluded for arg in ("--exclude", column)]
             baseline_job.main(["--input", str(root / "input"), "--output", str(outputs["versioned"]),
-                               "--output", str(outputs["current"]), "--model-name", self.group,
-                               "--model-version", str(version), "--exclude", "user_id"])
-            versioned = f"baselines/{self.group}/{execution_id}/baseline.json"
-            for key, folder in ((versioned, outputs["versioned"]),
-                                (self.env["drift-monitor"]["BASELINE_KEY"], outputs["current"])):
+                               "--output", str(outputs["current"]), "--model-name", run.group,
+                               "--model-version", str(version), *excluded])
+            versioned = drift_env["BASELINE_KEY"].replace("/current/", f"/{execution_id}/")
+            for key, folder in ((versioned, outputs["versioned"]), (drift_env["BASELINE_KEY"], outputs["current"])):
                 self.s3.upload_file(str(folder / "baseline.json"), self.artifact_bucket, key)
         return versioned
 
-    def register_version(self, day: int, today: date, execution_arn: str) -> None:
-        self.version += 1
-        version = self.version
+    def register_version(self, run: ModelRun, day: int, today: date, execution_arn: str) -> None:
+        run.version += 1
+        version = run.version
+        execution_id = execution_arn.rsplit("/", 1)[-1]
         with contextlib.redirect_stdout(io.StringIO()):
-            baseline = self.run_baseline_step(today, execution_arn.rsplit("/", 1)[-1], version)
+            baseline = self.run_baseline_step(run, today, execution_id, version)
+        auc = round(0.78 + 0.01 * float(self.rng.random()), 4)
         package = self.sagemaker.create_model_package(
-            ModelPackageGroupName=self.group,
-            ModelPackageDescription=f"trained by {execution_arn.rsplit('/', 1)[-1]} on {today.isoformat()}",
+            ModelPackageGroupName=run.group,
+            ModelPackageDescription=f"trained by {execution_id} on {today.isoformat()}",
             InferenceSpecification={
                 "Containers": [{"Image": f"{self.session.account_id}.dkr.ecr.{self.session.region}.amazonaws.com/"
                                          f"{self.serving_image}:v{version}",
-                                "ModelDataUrl": f"s3://{self.artifact_bucket}/models/v{version}/model.tar.gz"}],
+                                "ModelDataUrl": f"s3://{self.artifact_bucket}/models/{run.name}/v{version}/"
+                                                "model.tar.gz"}],
                 "SupportedContentTypes": ["application/json"], "SupportedResponseMIMETypes": ["application/json"],
             },
             ModelApprovalStatus="PendingManualApproval",
-            CustomerMetadataProperties={"baseline": f"s3://{self.artifact_bucket}/{baseline}"},
+            CustomerMetadataProperties={"baseline": f"s3://{self.artifact_bucket}/{baseline}",
+                                        "metric:validation_auc": str(auc)},
         )["ModelPackageArn"]
         lifts = self.scenario.challenger_lifts
-        lift = 0.0 if version == 1 else (lifts[version - 2] if version - 2 < len(lifts) else 0.0)
-        self.event(day, "registered", f"model version {version} (true conversion lift {lift:+.0%})")
-        experiment = load_experiment(self.s3, self.deploy_settings.decisions_bucket,
-                                     self.deploy_settings.decisions_prefix, self.deploy_settings.endpoint_name)
-        if experiment is not None and not experiment.concluded:
-            self.event(day, "held", f"version {version} stays PendingManualApproval: experiment "
-                                    f"{experiment.experiment_id} is still running")
+        lift = 0.0 if version == 1 or run.mode != "ab" else (lifts[version - 2] if version - 2 < len(lifts) else 0.0)
+        detail = f"model version {version}" + (f" (true conversion lift {lift:+.0%})" if run.mode == "ab" else
+                                               f" (validation AUC {auc})")
+        self.event(day, "registered", detail, run.name)
+        settings = run.deploy_settings
+        if settings is None:  # serving mode `none`: nothing to deploy; the reviewer still approves
+            self.sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
+            self.event(day, "approved", f"version {version} (serving mode none: not deployed)", run.name)
             return
+        if run.mode == "ab":
+            experiment = load_experiment(self.s3, settings.decisions_bucket, settings.decisions_prefix,
+                                         settings.endpoint_name)
+            if experiment is not None and not experiment.concluded:
+                self.event(day, "held", f"version {version} stays PendingManualApproval: experiment "
+                                        f"{experiment.experiment_id} is still running", run.name)
+                return
         self.sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
         event = {
             "source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",
-            "detail": {"ModelPackageArn": package, "ModelPackageGroupName": self.group,
+            "detail": {"ModelPackageArn": package, "ModelPackageGroupName": run.group,
                        "ModelApprovalStatus": "Approved", "ModelPackageVersion": version},
         }
-        result = deployer.handle_event(event, self.deploy_settings, self.deps_for_deploy())
-        self.timeline.models[result.get("model_name", f"v{version}")] = lift
+        result = deployer.handle_event(event, settings, self.deps_for_deploy())
+        self.timeline.lifts[result.get("model_name", f"{run.name}-v{version}")] = lift
         status = result.get("status")
+        card = f"; model card {result['model_card']}" if result.get("model_card") else ""
         if status == "first_model":
-            self.event(day, "first-model", f"version {version} replaces the bootstrap model (all traffic)")
+            self.event(day, "first-model", f"version {version} replaces the bootstrap model (all traffic){card}",
+                       run.name)
+        elif status == "deployed" and run.mode == "ab":
+            weight = result["weights"][settings.challenger_variant]
+            self.event(day, "challenger", f"version {version} on the challenger at {weight:.0%}{card}", run.name)
         elif status == "deployed":
-            weight = result["weights"][self.deploy_settings.challenger_variant]
-            self.event(day, "challenger", f"version {version} on the challenger at {weight:.0%}")
+            how = "blue/green with auto-rollback alarms" if result.get("blue_green") else "replaced"
+            self.event(day, "deployed", f"version {version} live on the {run.mode} endpoint ({how}){card}", run.name)
+        elif status == "batch_ready":
+            self.event(day, "deployed", f"version {version} ready for the next batch transform{card}", run.name)
         else:
-            self.event(day, "deployer", f"version {version}: {status}")
+            self.event(day, "deployer", f"version {version}: {status}", run.name)
 
     def deps_for_deploy(self) -> DeployDependencies:
         return DeployDependencies(sagemaker=self.sagemaker, s3=self.s3, sns=self.sns, clock=self.clock)
 
-    def monitor_drift(self, day: int, today: date) -> float | None:
-        settings = drift_monitor.DriftSettings.from_env(self.env["drift-monitor"])
+    def score_batch(self, run: ModelRun, day: int, today: date) -> None:
+        settings = batch_transform.BatchSettings.from_env(run.env["batch-transform"])
+        result = batch_transform.run(settings, self.deps_for_deploy(), {"model": run.name, "date": today.isoformat()})
+        if result["status"] == "started":
+            self.event(day, "batch", f"transform job {result['transform_job']} with {result['model_name']}",
+                       run.name)
+
+    def monitor_drift(self, run: ModelRun, day: int, today: date) -> float | None:
+        settings = drift_monitor.DriftSettings.from_env(run.env["drift-monitor"])
         deps = drift_monitor.Dependencies(s3=self.s3, cloudwatch=self.cloudwatch, sns=self.sns, clock=self.clock)
-        result = drift_monitor.run({"date": today.isoformat()}, settings, deps)
+        result = drift_monitor.run({"model": run.name, "date": today.isoformat()}, settings, deps)
         share = result.get("drift_share")
         if result.get("dataset_drift"):
             retrain = result.get("retraining") or {}
             drifted = ", ".join(result.get("drifted_features", []))
             self.event(day, "drift", f"dataset drift: {share:.0%} of features ({drifted}); "
-                                     f"retraining {retrain.get('status', 'not triggered')}")
+                                     f"retraining {retrain.get('status', 'not triggered')}", run.name)
         return float(share) if share is not None else None
 
-    def serve_hour(self, visitors: dict[str, int], conversions: dict[str, int],
-                   by_model: dict[str, tuple[int, int]]) -> None:
-        endpoint = self.sagemaker.describe_endpoint(EndpointName=self.deploy_settings.endpoint_name)
+    def serve_hour(self, run: ModelRun, visitors: dict[str, int], conversions: dict[str, int],
+                   by_version: dict[str, tuple[int, int]]) -> None:
+        settings = run.deploy_settings
+        assert settings is not None
+        endpoint = self.sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)
         config = self.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
         models = {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]}
         weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in endpoint["ProductionVariants"]}
@@ -374,26 +493,28 @@ class Simulation:
         challenger_n = int(self.rng.binomial(n, weights.get("challenger", 0.0) / total))
         data = []
         for variant, count in (("champion", n - challenger_n), ("challenger", challenger_n)):
-            rate = self.scenario.base_conversion * (1 + self.timeline.models.get(models.get(variant, ""), 0.0))
+            rate = self.scenario.base_conversion * (1 + self.timeline.lifts.get(models.get(variant, ""), 0.0))
             converted = int(self.rng.binomial(count, rate)) if count else 0
             visitors[variant] += count
             conversions[variant] += converted
-            seen, won = by_model.get(models.get(variant, variant), (0, 0))
-            by_model[models.get(variant, variant)] = (seen + count, won + converted)
-            dims = [{"Name": "EndpointName", "Value": self.deploy_settings.endpoint_name},
+            seen, won = by_version.get(models.get(variant, variant), (0, 0))
+            by_version[models.get(variant, variant)] = (seen + count, won + converted)
+            dims = [{"Name": "EndpointName", "Value": settings.endpoint_name},
                     {"Name": "VariantName", "Value": variant}]
             data += [{"MetricName": "Visitors", "Dimensions": dims, "Value": count, "Timestamp": self.clock.now},
                      {"MetricName": "Conversions", "Dimensions": dims, "Value": converted,
                       "Timestamp": self.clock.now}]
-        self.cloudwatch.put_metric_data(Namespace=self.controller_settings.metric_namespace, MetricData=data)
-        self.timeline.splits.append(Split(self.clock.now, {k: v / total for k, v in weights.items()}, models))
+        self.cloudwatch.put_metric_data(Namespace=settings.metric_namespace, MetricData=data)
+        self.timeline.splits.append(Split(self.clock.now, {k: v / total for k, v in weights.items()}, run.name,
+                                          models))
 
-    def look(self, day: int) -> None:
+    def look(self, run: ModelRun, day: int) -> None:
+        settings = ab_controller.ControllerSettings.from_env(run.env["ab-controller"])
         deps = ab_controller.Dependencies(s3=self.s3, cloudwatch=self.cloudwatch, sns=self.sns, clock=self.clock)
-        result = ab_controller.run(self.controller_settings, deps)
+        result = ab_controller.run(settings, deps)
         status = result.get("status", "")
         if status in ("rollback", "promote", "srm_halt", "advance"):
-            self.event(day, status, result.get("reason", ""))
+            self.event(day, status, result.get("reason", ""), run.name)
 
     def drain_alerts(self, day: int) -> None:
         while True:
@@ -402,19 +523,24 @@ class Simulation:
                 return
             for message in messages:
                 body = json.loads(message["Body"])
-                self.event(day, "alert", str(body.get("Subject") or "")[:100])
+                subject = str(body.get("Subject") or "")
+                self.event(day, "alert", subject[:100], self.model_named_in(subject + " " + str(body.get("Message"))))
                 self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
 
 
 # Jobs in the order they run when they fire at the same minute.
-JOBS = ("ingestion", "retraining", "drift", "traffic", "guardrail")
+JOBS = ("ingestion", "retraining", "drift", "batch", "traffic", "guardrail")
 
 
-def schedules(spec: StackSpec) -> dict[str, str]:
-    """Each scheduled job of the stack and its EventBridge Scheduler expression, as the program deploys them."""
-    body = spec.body
-    return {"ingestion": body.automation.ingestion_schedule, "retraining": body.automation.retraining_schedule,
-            "drift": body.monitoring.drift_schedule, "guardrail": body.monitoring.ab_guardrail_schedule}
+def schedules(model: ModelSpec) -> dict[str, str]:
+    """A model's scheduled jobs and their EventBridge Scheduler expressions, as the program deploys them."""
+    jobs = {"ingestion": model.dataset.ingestion_schedule, "retraining": model.training.schedule,
+            "drift": model.monitoring.drift_schedule}
+    if model.serving.mode == "ab":
+        jobs["guardrail"] = model.serving.ab.guardrail_schedule
+    if model.serving.mode == "batch":
+        jobs["batch"] = model.serving.batch.schedule
+    return jobs
 
 
 def fire_times(expressions: dict[str, str], timezone: str, start: datetime, days: int) -> dict[str, list[datetime]]:

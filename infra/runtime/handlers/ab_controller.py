@@ -49,6 +49,7 @@ from infra.runtime.abtest.guardrail import Action, ArmCounts, Decision, decide_a
 from infra.runtime.abtest.policy import GuardrailPolicy
 from infra.runtime.adapters.traffic import TrafficController, get_traffic_controller
 from infra.runtime.clients import AwsClients
+from infra.runtime.handlers import for_model
 
 log = logging.getLogger(__name__)
 
@@ -326,6 +327,7 @@ def _already_concluded(
     }
 
 
+@for_model
 def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
     """Lambda entry point: settings from the environment, real clients created on first use."""
     return run(ControllerSettings.from_env(), Dependencies())

@@ -1,4 +1,7 @@
-"""Deployer: on "SageMaker Model Package State Change" (Approved), the new version becomes the challenger.
+"""Deployer: on "SageMaker Model Package State Change" (Approved), the new version goes live by the model's
+serving mode (`ab`: the challenger at the first ramp stage; `single`: blue/green replacement with auto-rollback
+alarms; `serverless`: replacement; `batch`: its SageMaker model, used by the next batch transform), and gets
+its version model card (evaluation metrics, drift baseline).
 
 The EventBridge rule of the stack only forwards approvals of its own model package group; the handler still
 checks the event (and `deploy_approved_model` re-reads the package's approval status, since the event can be
@@ -7,7 +10,8 @@ retries failed invocations: a repeated event finds the package already on the ch
 
 Environment contract: see `infra.runtime.deploy.DeploySettings.from_env` (ENDPOINT_NAME, CHAMPION_VARIANT,
 CHALLENGER_VARIANT, INSTANCE_TYPE, CHAMPION_INSTANCES, RAMP, EXECUTION_ROLE_ARN, KMS_KEY_ARN,
-DECISIONS_BUCKET, DECISIONS_PREFIX, METRIC_NAMESPACE, ALERT_TOPIC_ARN).
+DECISIONS_BUCKET, DECISIONS_PREFIX, METRIC_NAMESPACE, ALERT_TOPIC_ARN, SERVING_MODE, DEPLOYMENT_CONFIG,
+MODEL_CARD, NAME_BASE).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from infra.runtime.deploy import APPROVED, DeployDependencies, DeploySettings, deploy_approved_model
+from infra.runtime.deploy import APPROVED, DeployDependencies, DeploySettings, deploy
+from infra.runtime.handlers import for_model
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +43,12 @@ def handle_event(event: Mapping[str, Any] | None, settings: DeploySettings, deps
     arn = detail.get("ModelPackageArn")
     if not isinstance(arn, str) or not arn:
         return {"status": "ignored", "changed": False, "reason": "the event names no ModelPackageArn"}
-    result = deploy_approved_model(settings, deps, arn)
+    result = deploy(settings, deps, arn)
     log.info("deployer %s: %s", arn, result["status"])
     return result
 
 
+@for_model
 def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
     """Lambda entry point: settings from the environment, real clients created on first use."""
     return handle_event(event, DeploySettings.from_env(), DeployDependencies())

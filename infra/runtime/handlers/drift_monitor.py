@@ -53,6 +53,7 @@ from infra.runtime.drift.config import DriftConfig, Rule, parse_config_text
 from infra.runtime.drift.dataset import CsvDialect, DatasetSchema
 from infra.runtime.drift.monitor import DriftMonitor
 from infra.runtime.drift.report import DriftReport, FindingKind, Severity
+from infra.runtime.handlers import for_model
 
 log = logging.getLogger(__name__)
 
@@ -294,6 +295,7 @@ def run(event: Mapping[str, Any] | None, settings: DriftSettings, deps: Dependen
     return summary
 
 
+@for_model
 def handler(event: Mapping[str, Any] | None, context: Any, deps: Dependencies | None = None) -> dict[str, Any]:
     """Lambda entry point: settings from the environment, real clients created on first use."""
     return run(event, DriftSettings.from_env(), deps or Dependencies())

@@ -55,6 +55,7 @@ from infra.runtime.clients import AwsClients
 from infra.runtime.drift import io
 from infra.runtime.drift.dataset import ColumnSpec, ColumnType, CsvDialect, DatasetSchema
 from infra.runtime.drift.io import Format, source_format
+from infra.runtime.handlers import for_model
 
 __all__ = ["ColumnSpec", "ColumnType", "CsvDialect", "DatasetSchema", "check_file", "handler", "run"]
 
@@ -592,6 +593,7 @@ def run(
     return result
 
 
+@for_model
 def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
     """Lambda entry point: settings from the environment, real clients created on first use."""
     return run(IngestionSettings.from_env(), IngestionDependencies(), event)
