@@ -52,13 +52,14 @@ def copy(tmp_path: Path) -> Path:
 # ---------------------------------------------------------------- 2: no traceback anywhere
 def test_profiles_lists_the_valid_and_reports_an_invalid_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copy(BUILTIN, tmp_path / "mlflow-sagemaker.yaml")
-    broken = write(tmp_path / "broken.yaml", "name: broken\nserving:\n  kind: sagemaker-endpoint\n  min_capacity: x\n")
+    broken = write(tmp_path / "broken.yaml", "name: broken\nmodels:\n  churn:\n    card: {owner: growth}\n"
+                                             "    serving:\n      min_capacity: x\n")
     monkeypatch.setattr(loader, "PROFILES_DIR", tmp_path)
     monkeypatch.setattr(infra.cli.profiles, "PROFILES_DIR", tmp_path)
     code, out = run("profiles")
     assert code == 2
     assert "mlflow-sagemaker" in out
-    assert errors(out) == [f"{broken}:4: serving.min_capacity: expected a whole number, got 'x'"]
+    assert errors(out) == [f"{broken}:6: models.churn.serving.min_capacity: expected a whole number, got 'x'"]
 
 
 def test_an_impossible_network_fails_validation_not_preview(copy: Path) -> None:
@@ -93,10 +94,10 @@ def test_output_paths_are_checked_before_any_work(tmp_path: Path, monkeypatch: p
 
 # ---------------------------------------------------------------- 3: errors that point at the right place
 def test_patterns_in_messages_are_printed_literally(copy: Path) -> None:
-    write(copy, copy.read_text().replace("model_package_group: recommender", "model_package_group: 'bad_[a-z]{2}'"))
+    write(copy, copy.read_text().replace("source_prefix: landing/recommender/", "source_prefix: 'bad [a-z]{2}/'"))
     code, out = run("validate", str(copy))
     assert code == 2
-    assert "'bad_[a-z]{2}' does not match the pattern ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$" in out
+    assert "'bad [a-z]{2}/' does not match the pattern ^[a-zA-Z0-9!_.*'()/-]*/$" in out
 
 
 def test_a_bad_region_in_a_stack_file_is_blamed_on_the_stack_file(tmp_path: Path) -> None:
@@ -141,8 +142,8 @@ def test_validator_messages_in_plain_words_with_hints(tmp_path: Path) -> None:
         "  mlflow_version: 2.20",             # 4
         "  cpu: 1024",                        # 5
         "  desried_count: 2",                 # 6
-        "serving:",                           # 7
-        "  min_capacity: 1",                  # 8
+        "networking:",                        # 7
+        "  nat_gateways: 1",                  # 8
         "monitoring:",                        # 9
         "  kind: lambda-drfit",               # 10
         "automation:",                        # 11
@@ -153,7 +154,7 @@ def test_validator_messages_in_plain_words_with_hints(tmp_path: Path) -> None:
     assert errors(out) == [
         f"{profile}:4: tracking.mlflow_version: expected text, got a number (2.20); quote it: \"2.20\"",
         f"{profile}:6: tracking.desried_count: unknown field; did you mean 'desired_count'?",
-        f"{profile}:7: serving: 'kind' is required here: one of sagemaker-endpoint",
+        f"{profile}:7: networking: 'kind' is required here: one of vpc",
         f"{profile}:10: monitoring.kind: unknown kind 'lambda-drfit'; expected one of lambda-drift; "
         "did you mean 'lambda-drift'?",
         f"{profile}:12: automation.timezone: 'Europe/Berlln' is not an IANA time zone; did you mean 'Europe/Berlin'?",
@@ -220,8 +221,7 @@ def test_preview_prints_every_resource_under_its_component_then_the_outputs() ->
     assert len(protected) == sum(1 for r in graph.resources if r.protect and r.retain_on_delete)
     outputs = lines.index("Outputs:")
     assert outputs > lines.index(tree[-1])
-    for key in ("endpointName", "trackingUrl", "dataBucket", "artifactBucket", "alertTopicArn",
-                "retrainingPipeline"):
+    for key in ("trackingUrl", "dataBucket", "artifactBucket", "alertTopicArn", "models"):
         assert any(line.strip().startswith(key) for line in lines[outputs:]), key
     assert "Loosened defaults" in out
 
@@ -229,20 +229,22 @@ def test_preview_prints_every_resource_under_its_component_then_the_outputs() ->
 def test_preview_json_has_outputs_and_loosened_defaults() -> None:
     code, out = run("preview", "--stack", "dev", "--json")
     doc = json.loads(out)
-    assert doc["outputs"]["endpointName"] == "mlflow-sagemaker-dev-endpoint"
+    assert doc["outputs"]["models"]["recommender"]["endpoint"] == "mlflow-sagemaker-dev-recommender"
+    assert doc["outputs"]["models"]["credit-scoring"]["servingMode"] == "serverless"
     assert doc["loosenedDefaults"] and all(isinstance(x, str) for x in doc["loosenedDefaults"])
 
 
 def test_sandbox_up_prints_outputs_grouped_reasons_and_the_users_options() -> None:
     code, out = run("sandbox", "up", "--profile", "mlflow-sagemaker", "--env", "dev")
     assert code == 0, out
-    assert "Outputs:" in out and "endpointName" in out
+    assert "Outputs:" in out and "models" in out
     assert "mlopsgen simulate --profile mlflow-sagemaker --env dev" in out
     assert "--stack dev" not in out
     recorded = out[out.index("Recorded, not emulated"):out.index("Outputs:")].splitlines()
     assert all(len(line.rstrip()) <= 80 for line in recorded)
-    assert len(recorded) < 20  # grouped by reason, not one table row per resource
-    assert "aws:lambda:Function  ab-controller, deployer, drift-monitor, ingestion" in out
+    rows = [line for line in recorded if line.startswith("    ")]
+    assert len(rows) < 12 == int(recorded[0].split("(")[1].split(")")[0])  # grouped by reason, not one row each
+    assert "aws:lambda:Function  credit-scoring-deployer, credit-scoring-drift-monitor," in out
 
 
 # ---------------------------------------------------------------- 8: CLI conveniences

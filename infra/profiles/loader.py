@@ -269,7 +269,8 @@ def _unknown_environment(environment: object) -> str:
 def _dataset_schemas(
     body: ProfileBody, base: Path, layers: list[Layer], merged: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
-    """Read and validate each model's `dataset.schema_file` (relative to the profile's directory)."""
+    """Read and validate each model's `dataset.schema_file`: relative to the profile's directory, else to
+    `stacks/` (where the built-in schemas are, so a copied built-in profile keeps finding them)."""
     from infra.runtime.handlers.ingestion import DatasetSchema
 
     schemas: dict[str, dict[str, Any]] = {}
@@ -277,7 +278,8 @@ def _dataset_schemas(
         if model.dataset.schema_file is None:
             continue
         layer, line, key = _locate(layers, merged, ("models", name, "dataset", "schema_file"))
-        path = base / model.dataset.schema_file
+        path = next((d / model.dataset.schema_file for d in (base, STACKS_DIR)
+                     if (d / model.dataset.schema_file).is_file()), base / model.dataset.schema_file)
         if not path.is_file():
             raise UserError.single(layer.file, f"no schema file {display_path(path)}", line=line,
                                    field=layer.prefix + ".".join(str(p) for p in key))
