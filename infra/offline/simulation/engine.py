@@ -403,6 +403,7 @@ class Simulation:
         with contextlib.redirect_stdout(io.StringIO()):
             baseline = self.run_baseline_step(run, today, execution_id, version)
         auc = round(0.78 + 0.01 * float(self.rng.random()), 4)
+        properties = {"baseline": f"s3://{self.artifact_bucket}/{baseline}", "metric:validation_auc": str(auc)}
         package = self.sagemaker.create_model_package(
             ModelPackageGroupName=run.group,
             ModelPackageDescription=f"trained by {execution_id} on {today.isoformat()}",
@@ -414,8 +415,7 @@ class Simulation:
                 "SupportedContentTypes": ["application/json"], "SupportedResponseMIMETypes": ["application/json"],
             },
             ModelApprovalStatus="PendingManualApproval",
-            CustomerMetadataProperties={"baseline": f"s3://{self.artifact_bucket}/{baseline}",
-                                        "metric:validation_auc": str(auc)},
+            CustomerMetadataProperties=properties,
         )["ModelPackageArn"]
         lifts = self.scenario.challenger_lifts
         lift = 0.0 if version == 1 or run.mode != "ab" else (lifts[version - 2] if version - 2 < len(lifts) else 0.0)
@@ -424,7 +424,7 @@ class Simulation:
         self.event(day, "registered", detail, run.name)
         settings = run.deploy_settings
         if settings is None:  # serving mode `none`: nothing to deploy; the reviewer still approves
-            self.sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
+            self.approve(package, properties)
             self.event(day, "approved", f"version {version} (serving mode none: not deployed)", run.name)
             return
         if run.mode == "ab":
@@ -434,7 +434,7 @@ class Simulation:
                 self.event(day, "held", f"version {version} stays PendingManualApproval: experiment "
                                         f"{experiment.experiment_id} is still running", run.name)
                 return
-        self.sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved")
+        self.approve(package, properties)
         event = {
             "source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",
             "detail": {"ModelPackageArn": package, "ModelPackageGroupName": run.group,
@@ -457,6 +457,12 @@ class Simulation:
             self.event(day, "deployed", f"version {version} ready for the next batch transform{card}", run.name)
         else:
             self.event(day, "deployer", f"version {version}: {status}", run.name)
+
+    def approve(self, package: str, properties: dict[str, str]) -> None:
+        """A reviewer approves the version (repeating its properties: moto 5.2.5 clears them on an update that
+        does not; AWS keeps them either way)."""
+        self.sagemaker.update_model_package(ModelPackageArn=package, ModelApprovalStatus="Approved",
+                                            CustomerMetadataProperties=properties)
 
     def deps_for_deploy(self) -> DeployDependencies:
         return DeployDependencies(sagemaker=self.sagemaker, s3=self.s3, sns=self.sns, clock=self.clock)
