@@ -15,9 +15,9 @@ from infra.cli.main import app
 from infra.offline.graph import ResourceGraph, ResourceRecord
 from infra.offline.preview import preview
 from infra.offline.tokens import taggable
-from infra.profiles.loader import PROFILES_DIR, STACKS_DIR, resolve
+from infra.profiles.loader import PROFILES_DIR, resolve
 
-STARTUP = STACKS_DIR / "examples" / "startup.yaml"
+STARTUP = Path(__file__).resolve().parents[1] / "stacks" / "examples" / "startup.yaml"
 ACCOUNT, REGION = "123456789012", "us-east-1"
 # Actions IAM offers no resource-level permission for: the only ones a model's role may hold on "*".
 UNSCOPED_ACTIONS = {

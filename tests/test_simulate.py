@@ -169,7 +169,8 @@ def test_the_chart_has_a_panel_per_model(timeline: dict) -> None:
     from matplotlib.image import imread
 
     height = imread(timeline["chart"]).shape[0]
-    assert height > 1500  # recommender: events, traffic, conversion, drift; credit-scoring: events, drift
+    # six panels (recommender: events, traffic, conversion, drift; credit-scoring: events, drift), not four
+    assert height >= 1200
 
 
 def test_the_cli_table_shows_every_event_the_summary_counts(tmp_path: Path) -> None:

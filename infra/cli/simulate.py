@@ -84,7 +84,8 @@ def simulate(
                       Text(event.kind, style=STYLE.get(event.kind, "")), Text(event.detail))
     console.print(table)
     counts = Counter(event.kind for event in timeline.events)
-    console.print(Text(", ".join(f"{kind} {n}" for kind, n in counts.items()) + f"; chart: {path}"), highlight=False)
+    console.print(Text(", ".join(f"{kind} {n}" for kind, n in counts.items()) + f"; chart: {path}"), highlight=False,
+                  soft_wrap=True)  # one line, whatever the terminal's width: easy to grep
     for name, mode in timeline.models.items():
         deployments = timeline.count("challenger", name) + timeline.count("deployed", name)
         console.print(Text(

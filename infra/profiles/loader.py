@@ -23,6 +23,7 @@ from infra.project import find_project
 
 PROJECT = "mlopsgen"  # the configuration namespace of stack files (`mlopsgen:profile`), in every project
 PROFILES_DIR = Path(__file__).resolve().parent / "builtin"  # built-in profiles, shipped as package data
+BUILTIN_SCHEMAS_ROOT = PROFILES_DIR  # `schemas/<model>.yaml` of the built-in profiles, shipped beside them
 STACK_KEYS = {"profile", "environment", "overrides"}
 
 Path_ = tuple[str | int, ...]
@@ -270,7 +271,7 @@ def _dataset_schemas(
     body: ProfileBody, base: Path, layers: list[Layer], merged: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
     """Read and validate each model's `dataset.schema_file`: relative to the profile's directory, else to
-    `stacks/` (where the built-in schemas are, so a copied built-in profile keeps finding them)."""
+    the built-in profiles' directory (where the built-in schemas are, so a copied built-in profile keeps finding them)."""
     from infra.runtime.handlers.ingestion import DatasetSchema
 
     schemas: dict[str, dict[str, Any]] = {}
@@ -278,7 +279,7 @@ def _dataset_schemas(
         if model.dataset.schema_file is None:
             continue
         layer, line, key = _locate(layers, merged, ("models", name, "dataset", "schema_file"))
-        path = next((d / model.dataset.schema_file for d in (base, STACKS_DIR)
+        path = next((d / model.dataset.schema_file for d in (base, BUILTIN_SCHEMAS_ROOT)
                      if (d / model.dataset.schema_file).is_file()), base / model.dataset.schema_file)
         if not path.is_file():
             raise UserError.single(layer.file, f"no schema file {display_path(path)}", line=line,
