@@ -70,8 +70,15 @@ def test_hand_scenario_matches_the_hand_computation_to_the_cent(graphs: dict[str
     est = price_stack(graphs["dev"], scenario, CATALOG).estimate
     assert cents(est.total) == cents(sum(hand.values(), D(0))) == D("861.73")
     assert cents(est.by_category["people"]) == D("640.00")
-    assert cents(est.by_category["serving"]) == D("81.76")
-    assert cents(est.by_group["recommender"]) == cents(2 * 730 * D("0.056") + D("0.46") + D("0.23"))
+    # the endpoint's 4 health alarms (5xx and p99 latency per variant) belong to its serving component
+    assert cents(est.by_category["serving"]) == D("81.76") + 4 * D("0.1")
+    # the model's own resources: endpoint and training, and its dashboard, 4 function log groups, 8 alarms,
+    # 2 custom metrics and its functions (drift monitor and ingestion daily, A/B controller hourly, deployer idle)
+    daily = D(730) / 24
+    own = (2 * 730 * D("0.056") + D("0.46") + D("0.23") + D(3) + 4 * (D("0.5") + D(14) * 12 / 365 * D("0.03"))
+           + 8 * D("0.1") + 2 * D("0.3") + 2 * (daily * 30 * 2 * D("0.0000166667") + daily / 10**6 * D("0.2"))
+           + 730 * 30 * D("0.5") * D("0.0000166667") + D(730) / 10**6 * D("0.2"))
+    assert cents(est.by_group["recommender"]) == cents(own)
 
 
 def test_scenario_models_beyond_the_profiles_are_priced_as_copies(graphs: dict[str, ResourceGraph]) -> None:
@@ -79,9 +86,10 @@ def test_scenario_models_beyond_the_profiles_are_priced_as_copies(graphs: dict[s
     groups = est.by_group
     assert set(groups) == {SHARED, *(m.name for m in STARTUP.models)}
     assert any("priced as a copy" in note for note in est.notes)
-    # Five endpoints with a champion (2 x ml.m5.large) and a challenger (1) each: 5 x 3 x 730 h x $0.115.
-    serving = sum((x.monthly for x in est.lines if x.resource == "serving-config"), D(0))
-    assert serving == 5 * 3 * 730 * D("0.115")
+    # The recommender's endpoint: a champion (2 x ml.m5.large) and a challenger (1); credit-scoring's one variant
+    # runs 2, and the three models the profile does not declare are priced as copies of it: 11 x 730 h x $0.115.
+    serving = sum((x.monthly for x in est.lines if x.resource.endswith("-serving-config")), D(0))
+    assert serving == (3 + 4 * 2) * 730 * D("0.115")
 
 
 def test_traffic_beyond_max_capacity_is_a_limit_and_scales_instances(graphs: dict[str, ResourceGraph]) -> None:
