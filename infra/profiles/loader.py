@@ -271,7 +271,7 @@ def _dataset_schemas(
     body: ProfileBody, base: Path, layers: list[Layer], merged: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
     """Read and validate each model's `dataset.schema_file`: relative to the profile's directory, else to
-    the built-in profiles' directory (where the built-in schemas are, so a copied built-in profile keeps finding them)."""
+    the built-in profiles' directory (where the built-in schemas are, so a copied built-in profile finds them)."""
     from infra.runtime.handlers.ingestion import DatasetSchema
 
     schemas: dict[str, dict[str, Any]] = {}

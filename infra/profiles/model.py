@@ -354,8 +354,8 @@ class Dataset(Strict):
 
     schema_file: str | None = Field(
         None, description="Dataset schema (YAML or JSON: columns with name, type, nullable), relative to the "
-        "profile file or else to the built-in profiles' schemas/ (shipped with mlopsgen); uploaded to schemas/<model>/schema.json, which "
-        "ingestion checks every file against",
+        "profile file or else to the built-in profiles' directory (schemas/ shipped with mlopsgen); uploaded to "
+        "schemas/<model>/schema.json, which ingestion checks every file against",
     )
     source_prefix: Prefix | None = Field(None, description="Where exports land in the data bucket; "
                                          "default: landing/<model>/")
