@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from profile_fuzz import Case, Fuzzer, cases
 
-FUZZER = Fuzzer(sandbox_every=25, sandbox_limit=1)
+FUZZER = Fuzzer(sandbox_every=10, sandbox_limit=1)
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None,
@@ -25,6 +25,6 @@ def test_every_file_exits_0_or_2_without_traceback_or_output(case: Case) -> None
 def test_the_fuzz_reached_every_stage() -> None:
     # Runs after the property above in the same file (pytest keeps file order, xdist keeps a file on one worker).
     counts = FUZZER.outcomes
-    assert counts["validate: exit 2"] >= 50 and counts["validate: exit 0"] >= 20, counts
+    assert counts["validate: exit 2"] >= 50 and counts["validate: exit 0"] >= 10, counts
     assert counts["preview: exit 0"] == counts["validate: exit 0"]
     assert counts["sandbox up: exit 0"] + counts["sandbox up: exit 2"] == 1, counts
