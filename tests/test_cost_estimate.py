@@ -50,12 +50,13 @@ def test_hand_scenario_matches_the_hand_computation_to_the_cent(graphs: dict[str
         "dashboard (UNSOURCED $3), KMS key $1": D(3) + D(1),
         "5 interface endpoints x 2 AZs x 730 h x $0.01, 10 GB x $0.01": 5 * 2 * 730 * D("0.01") + 10 * D("0.01"),
         "ALB 730 h x $0.0225 + 730 LCU-h x $0.008": 730 * D("0.0225") + 730 * D("0.008"),
-        "6 log groups: 1 GB x $0.50 ingest, 1 GB x 14 days (x 12/365 months) x $0.03": 6 * (D("0.5") + D(14) * 12 / 365
+        "7 log groups: 1 GB x $0.50 ingest, 1 GB x 14 days (x 12/365 months) x $0.03": 7 * (D("0.5") + D(14) * 12 / 365
                                                                                              * D("0.03")),
         "4 ECR repositories x 2 GB x $0.10": 4 * 2 * D("0.1"),
         "2 secrets (admin password, RDS-managed) x $0.40": 2 * D("0.4"),
         "RDS db.t4g.micro single-AZ 730 h x $0.016 + 20 GB x $0.115": 730 * D("0.016") + 20 * D("0.115"),
-        "8 alarms x $0.10 + 2 custom metrics x $0.30": 8 * D("0.1") + 2 * D("0.3"),
+        "16 alarms (6 + errors and dead letters of 5 functions) x $0.10 + 2 custom metrics x $0.30": 16 * D("0.1")
+        + 2 * D("0.3"),
         "drift monitor and ingestion: daily (730/24 runs) x 30 s x 2 GB": 2 * (D(730) / 24 * 30 * 2 * D("0.0000166667")
                                                                              + D(730) / 24 / 10**6 * D("0.2")),
         "A/B controller: hourly (730 runs) x 30 s x 0.5 GB": 730 * 30 * D("0.5") * D("0.0000166667")
@@ -68,15 +69,16 @@ def test_hand_scenario_matches_the_hand_computation_to_the_cent(graphs: dict[str
     }
     scenario = load_scenario(FIXTURES / "hand.yaml")
     est = price_stack(graphs["dev"], scenario, CATALOG).estimate
-    assert cents(est.total) == cents(sum(hand.values(), D(0))) == D("861.73")
+    assert cents(est.total) == cents(sum(hand.values(), D(0))) == D("863.04")
     assert cents(est.by_category["people"]) == D("640.00")
     # the endpoint's 4 health alarms (5xx and p99 latency per variant) belong to its serving component
     assert cents(est.by_category["serving"]) == D("81.76") + 4 * D("0.1")
-    # the model's own resources: endpoint and training, and its dashboard, 4 function log groups, 8 alarms,
+    # the model's own resources: endpoint and training, and its dashboard, 4 function log groups, 14 alarms (4
+    # endpoint health, drift, data quality, errors and dead letters of its 4 functions),
     # 2 custom metrics and its functions (drift monitor and ingestion daily, A/B controller hourly, deployer idle)
     daily = D(730) / 24
     own = (2 * 730 * D("0.056") + D("0.46") + D("0.23") + D(3) + 4 * (D("0.5") + D(14) * 12 / 365 * D("0.03"))
-           + 8 * D("0.1") + 2 * D("0.3") + 2 * (daily * 30 * 2 * D("0.0000166667") + daily / 10**6 * D("0.2"))
+           + 14 * D("0.1") + 2 * D("0.3") + 2 * (daily * 30 * 2 * D("0.0000166667") + daily / 10**6 * D("0.2"))
            + 730 * 30 * D("0.5") * D("0.0000166667") + D(730) / 10**6 * D("0.2"))
     assert cents(est.by_group["recommender"]) == cents(own)
 
@@ -114,7 +116,7 @@ def test_cost_cli_json_and_table() -> None:
     result = CliRunner().invoke(app, ["cost", "--stack", "dev", "--scenario", str(FIXTURES / "hand.yaml"), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["monthly_total"] == 861.73
+    assert data["monthly_total"] == 863.04
     assert {"resource", "component", "quantity", "unit", "unit_price", "monthly_cost", "price"} <= set(data["lines"][0])
     table = CliRunner().invoke(app, ["cost", "--stack", "dev"])
     flat = "".join(table.output.split())  # the table wraps to the terminal's width

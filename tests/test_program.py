@@ -155,7 +155,12 @@ def test_buckets_are_kms_encrypted_private_and_tls_only(graphs: dict[str, Resour
     tls_only = {r.name.removesuffix("-policy") for r in graph.of_type("aws:s3/bucketPolicy:BucketPolicy")
                 if any(s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")
                        == "false" for s in _statements(r.inputs["policy"]))}
-    assert buckets and buckets == encrypted == blocked == tls_only
+    # S3 and Elastic Load Balancing deliver access logs only to SSE-S3 buckets: the log bucket is the exception.
+    logs = {r.name.removesuffix("-encryption") for r in graph.of_type(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+        if r.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"}
+    assert logs == {"store-access-logs"}
+    assert buckets and buckets == encrypted | logs == blocked == tls_only and not encrypted & logs
 
 
 def test_everything_at_rest_uses_the_stack_key(graphs: dict[str, ResourceGraph]) -> None:

@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from infra.cli import compare, cost, drift, new, preview, profiles, sandbox, simulate
+from infra.cli import audit, compare, cost, drift, new, preview, profiles, sandbox, simulate
 
-MODULES: list[ModuleType] = [new, profiles, preview, cost, compare, sandbox, simulate, drift]
+MODULES: list[ModuleType] = [new, profiles, preview, audit, cost, compare, sandbox, simulate, drift]

@@ -18,6 +18,7 @@ class ResourceRecord:
     retain_on_delete: bool = False
     custom: bool = True
     urn: str = ""
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # input -> URNs it came from
 
     @property
     def is_component(self) -> bool:

@@ -89,6 +89,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self._pending: dict[tuple[str, str], dict[str, Any]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             with self._lock:
                 self._pending[(request.type, request.name)] = {
@@ -96,8 +97,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     "protect": bool(request.protect),
                     "retain": bool(request.retainOnDelete),
                     "custom": bool(request.custom),
+                    "urn": response.urn,
+                    # which resources each input came from (what CrossGuard's stack policies see)
+                    "property_dependencies": {
+                        key: list(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
+                    },
                 }
-        return super().RegisterResource(request)
+        return response
 
 
 class GraphMocks(pulumi.runtime.Mocks):
@@ -207,6 +213,7 @@ def run_program(spec: StackSpec, mocks: GraphMocks, program: Callable[[], object
         for (typ, name), meta in monitor._pending.items():
             graph.resources.append(ResourceRecord(
                 type=typ, name=name, parent=_name_of(meta["parent"]), inputs=mocks.inputs.get((typ, name), {}),
-                protect=meta["protect"], retain_on_delete=meta["retain"], custom=meta["custom"],
+                protect=meta["protect"], retain_on_delete=meta["retain"], custom=meta["custom"], urn=meta["urn"],
+                property_dependencies=meta["property_dependencies"],
             ))
         return graph

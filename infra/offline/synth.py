@@ -89,5 +89,10 @@ def synthesize(typ: str, name: str, inputs: dict[str, Any], account: str, region
         rid = f"subnet-{fake_id(typ, name)}"
     elif typ == "aws:ec2/securityGroup:SecurityGroup":
         rid = f"sg-{fake_id(typ, name)}"
+    elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint" and inputs.get("vpcEndpointType", "Gateway") == "Gateway":
+        state["prefixListId"] = f"pl-{fake_id(typ, name)}"
+    elif typ == "aws:sqs/queue:Queue":
+        queue = str(inputs.get("name") or name)
+        state.update(arn=arn("sqs", queue, account, region), url=f"https://sqs.{region}.amazonaws.com/{account}/{queue}")
     state.setdefault("id", rid)
     return rid, state

@@ -42,9 +42,7 @@ def _walk(model: BaseModel, path: str) -> list[str]:
 def loosened_defaults(spec: StackSpec) -> list[str]:
     body = spec.body
     found = _walk(body, "")
-    tracking = body.tracking
-    if getattr(tracking, "kind", "") == "mlflow-ecs" and not getattr(tracking, "certificate_arn", None):
-        found.append(
-            "tracking.certificate_arn is not set: the internal MLflow load balancer serves HTTP inside the VPC"
-        )
+    for workload in body.networking.internet_https_egress:
+        found.append(f"networking.internet_https_egress includes {workload}: its containers may open HTTPS "
+                     "connections to any internet host through the NAT gateway")
     return found

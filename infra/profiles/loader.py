@@ -252,7 +252,8 @@ def resolve(
             raise UserError.single(item.file, "an overlay must be a mapping")
         merged = _deep_merge(merged, item.data)
     try:
-        body = ProfileBody.model_validate(merged)
+        # Rules that depend on the environment (e.g. plain HTTP only in dev) read it from the context.
+        body = ProfileBody.model_validate(merged, context={"environment": environment})
     except ValidationError as exc:
         raise UserError(_problems(exc, layers, merged, ProfileBody)) from None
     return StackSpec(

@@ -76,6 +76,17 @@ class S3ArtifactStore(Strict):
     )
     versioning: bool = Field(True, description="Keep object versions (needed to recover overwritten models)")
     lifecycle: LifecycleRules = Field(default_factory=LifecycleRules)
+    access_logs: bool = protective(
+        True, "no S3 server access logs for the data and artifact buckets, no load balancer access logs"
+    )
+    access_log_retention_days: int = Field(365, ge=1, description="Days the access-log bucket keeps each log")
+    replication_region: str | None = Field(
+        None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$",
+        description="Replicate the data and artifacts buckets to this region (off by default). Cost: every "
+        "replicated GB is stored a second time ($0.023/GB-month, S3 Standard, us-east-1), crosses regions once "
+        "($0.02/GB inter-region transfer) and costs a PUT per object ($0.005 per 1,000); plus a KMS key in the "
+        "replica region ($1/month)",
+    )
 
     _check_prefix = field_validator("bucket_prefix")(check_bucket_prefix)
 
@@ -91,6 +102,14 @@ class TrackingDatabase(Strict):
     multi_az: bool = protective(True, "a single database instance: no standby in a second zone")
     deletion_protection: bool = protective(True, "the tracking database can be deleted")
     backup_retention_days: int = protective(14, "fewer days of database backups", ge=0, le=35)
+    log_exports: bool = protective(
+        True, "the database exports no PostgreSQL or upgrade logs (and no slow-query log) to CloudWatch Logs"
+    )
+    slow_query_ms: int = Field(
+        1000, ge=0, description="log_min_duration_statement: statements slower than this are logged (0: all)"
+    )
+    enhanced_monitoring: bool = protective(True, "no RDS enhanced monitoring (OS metrics every 60 s)")
+    performance_insights: bool = protective(True, "no Performance Insights on the tracking database")
 
     _check_class = field_validator("instance_class")(check_rds_instance_class)
 
@@ -109,10 +128,35 @@ class MlflowOnEcs(Strict):
     certificate_arn: str | None = Field(
         None,
         pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
-        description="ACM certificate for an HTTPS listener. Without it the internal ALB serves HTTP inside "
-        "the VPC, which is reported as a loosened default",
+        description="ACM certificate (in the stack's region) of the internal load balancer's HTTPS listener",
     )
+    hostname: str | None = Field(
+        None, pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$",
+        description="DNS name the certificate covers, pointed at the load balancer by your DNS; the tracking "
+        "URL and the password rotator use it. Default: the load balancer's own DNS name",
+    )
+    require_https: bool = protective(
+        True, "the internal MLflow load balancer serves plain HTTP: credentials and artifacts cross the VPC in "
+        "clear text (allowed in dev only)",
+    )
+    rotate_admin_password: bool = protective(True, "the MLflow admin password is never rotated")
+    admin_password_rotation_days: int = Field(30, ge=1, le=365, description="Days between rotations")
     database: TrackingDatabase = Field(default_factory=TrackingDatabase)
+
+    @model_validator(mode="after")
+    def _tls(self, info: ValidationInfo) -> MlflowOnEcs:
+        environment = (info.context or {}).get("environment")
+        if environment is None:  # a profile checked on its own: the rule applies to each resolved environment
+            return self
+        if not self.require_https and environment != "dev":
+            raise ValueError(f"require_https: false is allowed in dev only, not in {environment}")
+        if self.require_https and not self.certificate_arn:
+            raise ValueError(
+                "HTTPS needs a certificate: set tracking.certificate_arn (an ACM certificate in the stack's "
+                "region), or choose managed MLflow (tracking.kind: sagemaker-mlflow)"
+                + ("; in dev you may instead set tracking.require_https: false" if environment == "dev" else "")
+            )
+        return self
 
 
 class SageMakerManagedMlflow(Strict):
@@ -149,9 +193,21 @@ class SageMakerPipelineTraining(Strict):
         "manual", description="Whether a trained model is registered PendingManualApproval or Approved"
     )
     schedule: Schedule = Field("cron(0 3 ? * SUN *)", description="Scheduled retraining (default: weekly)")
+    image_tag: str = Field(
+        "1.0.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+        description="Tag of the training and serving images in the stack's ECR repositories. Tags are immutable: "
+        "a new image is a new tag, never 'latest'",
+    )
 
     _check_type = field_validator("instance_type")(check_sagemaker_instance_type)
     _check_schedule = field_validator("schedule")(check_schedule_expression)
+
+    @field_validator("image_tag")
+    @classmethod
+    def _pinned(cls, tag: str) -> str:
+        if tag == "latest":
+            raise ValueError("'latest' is a moving tag: name the image version (repositories are immutable)")
+        return tag
 
 
 ModelTraining = Annotated[Annotated[SageMakerPipelineTraining, Tag("sagemaker-pipeline")],
@@ -319,6 +375,11 @@ class VpcNetworking(Strict):
         description="VPC interface endpoints so private subnets reach AWS APIs without a NAT gateway",
     )
     flow_logs: bool = protective(True, "no VPC flow logs")
+    internet_https_egress: list[Literal["tracking", "training", "serving"]] = Field(
+        default_factory=list,
+        description="Workloads that may open HTTPS connections to the internet through the NAT gateway (e.g. to "
+        "download packages). Default: none; every workload reaches only the VPC endpoints and its own peers",
+    )
 
     _check_cidr = field_validator("cidr")(check_cidr)
 
@@ -326,6 +387,8 @@ class VpcNetworking(Strict):
     def _nat_fits(self) -> VpcNetworking:
         if self.nat_gateways > self.availability_zones:
             raise ValueError("nat_gateways cannot exceed availability_zones")
+        if self.internet_https_egress and not self.nat_gateways:
+            raise ValueError("internet_https_egress needs at least one NAT gateway")
         return self
 
 
@@ -425,6 +488,24 @@ class ProfileBody(Strict):
         return models
 
     _check_region = field_validator("region")(check_region)
+
+    # Field validators see the fields declared before them (info.data): an error points at the field's line.
+    @field_validator("artifact_store")
+    @classmethod
+    def _replica_elsewhere(cls, store: S3ArtifactStore, info: ValidationInfo) -> S3ArtifactStore:
+        if store.replication_region and store.replication_region == info.data.get("region"):
+            raise ValueError("artifact_store.replication_region must differ from the stack's region")
+        return store
+
+    @field_validator("tracking")
+    @classmethod
+    def _certificate_region(cls, tracking: Any, info: ValidationInfo) -> Any:
+        arn = getattr(tracking, "certificate_arn", None)
+        region = info.data.get("region")
+        if arn and region and arn.split(":")[3] != region:
+            raise ValueError(f"tracking.certificate_arn is in {arn.split(':')[3]}; a load balancer in {region} "
+                             "needs a certificate from the same region")
+        return tracking
 
 
 class Profile(ProfileBody):

@@ -39,7 +39,8 @@ class ModelAutomation(Capability):
             f"{model.name}-ingestion", ctx, self, handler="infra.runtime.handlers.ingestion.handler",
             description=f"Daily: moves landed {model.name} files to date-partitioned curated data after a "
                         "schema check",
-            key=key, image=shared.image, log_retention_days=log_retention_days, timeout=900, memory_mb=2048,
+            key=key, image=shared.image, log_retention_days=log_retention_days, alarm_topic=shared.topic.arn,
+            timeout=900, memory_mb=2048,
             ephemeral_storage_mb=10240,
             environment={
                 "MODEL": model.name,
@@ -61,8 +62,9 @@ class ModelAutomation(Capability):
         schedules.add(f"{model.name}-daily-ingestion", "daily-ingestion", dataset.ingestion_schedule,
                       self.ingestion)
         training.grant_start(schedules.role)
+        # a retraining start that failed after its retries lands with the ingestion run's dead letters
         schedules.add_pipeline(f"{model.name}-retraining", "retraining", model.spec.training.schedule,
-                               training.pipeline.arn, {"TrainingData": training.data_uri})
+                               training.pipeline.arn, {"TrainingData": training.data_uri}, self.ingestion)
 
         self.deployer: PythonFunction | None = None
         if serving is not None:
@@ -104,8 +106,8 @@ class ModelAutomation(Capability):
             f"{model.name}-deployer", ctx, self, handler="infra.runtime.handlers.deployer.handler",
             description=f"On approval of a {model.name} version: deploys it by the serving mode "
                         f"({serving.mode}) and writes the version's model card",
-            key=key, image=shared.image, log_retention_days=log_retention_days, timeout=300, memory_mb=512,
-            environment=environment,
+            key=key, image=shared.image, log_retention_days=log_retention_days, alarm_topic=shared.topic.arn,
+            timeout=300, memory_mb=512, environment=environment,
         )
         sagemaker_arn = pulumi.Output.concat("arn:aws:sagemaker:", ctx.region, ":", ctx.account_id, ":")
         resources = [pulumi.Output.concat(sagemaker_arn, "model/", model.base, "-*"),
@@ -143,7 +145,18 @@ class ModelAutomation(Capability):
         )
         aws.cloudwatch.EventTarget(
             f"{model.name}-model-approved-deployer", rule=approved.name, arn=deployer.arn,
-            retry_policy={"maximum_retry_attempts": 4, "maximum_event_age_in_seconds": 3600}, opts=self.child(),
+            retry_policy={"maximum_retry_attempts": 4, "maximum_event_age_in_seconds": 3600},
+            dead_letter_config={"arn": deployer.dead_letters.arn}, opts=self.child(),
+        )
+        aws.sqs.QueuePolicy(  # EventBridge puts approvals it could not deliver into the deployer's queue
+            f"{model.name}-deployer-dlq-from-events", queue_url=deployer.dead_letters.url,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [{
+                "Sid": "ApprovalRuleDeadLetters", "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+                "Resource": deployer.dead_letters.arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": approved.arn}},
+            }]}),
+            opts=self.child(),
         )
         aws.lambda_.Permission(
             f"{model.name}-deployer-from-events", action="lambda:InvokeFunction", function=deployer.name,

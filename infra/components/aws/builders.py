@@ -50,7 +50,8 @@ def mlflow_ecs(ctx: StackContext, cfg: Any, platform: Platform) -> None:
     image = cfg.image or platform["registry"].image("mlflow", cfg.mlflow_version)
     platform["tracking"] = MlflowTracking(
         "mlflow", ctx, cfg, key=platform["security"], store=platform["artifact_store"],
-        network=platform["networking"], image=image, log_retention_days=_log_retention(ctx),
+        network=platform["networking"], image=image, runtime_image=platform["registry"].runtime_image,
+        log_retention_days=_log_retention(ctx),
     )
 
 
@@ -84,6 +85,8 @@ def model_training(ctx: StackContext, cfg: Any, platform: Platform, model: Model
         store=platform["artifact_store"], registry=platform["registry"], group=model.component.group,
         network=platform["networking"], opts=model.component.child(),
     )
+    for function in getattr(platform["tracking"], "functions", []):  # built before the alert topic existed
+        function.add_alarms(platform["monitoring"].topic.arn)
 
 
 def _endpoint(ctx: StackContext, cfg: SageMakerServing, platform: Platform, model: ModelBuild) -> Any:

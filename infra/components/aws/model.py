@@ -57,7 +57,7 @@ class Model(Capability):
         self.model_name = model.name  # read by the tagging transformation: the `model` tag of every child
         self.scope = model
         self.group = ModelGroup(ctx, model, self)
-        self.schedules = ModelSchedules(ctx, model, self)
+        self.schedules = ModelSchedules(ctx, model, self, key)
         self.card_name = model.base
         self.card = aws.sagemaker.ModelCard(
             f"{model.name}-model-card",

@@ -91,7 +91,8 @@ class ModelMonitor(Capability):
         self.drift = PythonFunction(
             f"{model.name}-drift-monitor", ctx, self, handler="infra.runtime.handlers.drift_monitor.handler",
             description=f"Compares the day's curated {model.name} data with its baseline; alerts and retrains",
-            key=key, image=shared.image, log_retention_days=log_retention_days, memory_mb=2048, timeout=900,
+            key=key, image=shared.image, log_retention_days=log_retention_days, alarm_topic=shared.topic.arn,
+            memory_mb=2048, timeout=900,
             ephemeral_storage_mb=10240,  # each day's objects are downloaded to /tmp before streaming
             environment={
                 "MODEL": model.name,
@@ -117,7 +118,6 @@ class ModelMonitor(Capability):
         shared.grant_publish(self.drift.role)
         if args.retrain_on_drift:
             training.grant_start(self.drift.role)
-        functions = [self.drift]
         schedules.add(f"{model.name}-drift-daily", "drift-daily", args.drift_schedule, self.drift)
 
         self.controller: PythonFunction | None = None
@@ -126,7 +126,8 @@ class ModelMonitor(Capability):
             self.controller = PythonFunction(
                 f"{model.name}-ab-controller", ctx, self, handler="infra.runtime.handlers.ab_controller.handler",
                 description=f"A/B guardrail of {model.name}: rolls the challenger back when conversion drops",
-                key=key, image=shared.image, log_retention_days=log_retention_days, timeout=300, memory_mb=512,
+                key=key, image=shared.image, log_retention_days=log_retention_days, alarm_topic=shared.topic.arn,
+                timeout=300, memory_mb=512,
                 environment={
                     "MODEL": model.name,
                     "ENDPOINT_NAME": serving.endpoint_name,
@@ -150,9 +151,8 @@ class ModelMonitor(Capability):
                 {"Effect": "Allow", "Action": ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics"],
                  "Resource": "*"},
             ])
-            functions.append(self.controller)
             schedules.add(f"{model.name}-ab-guardrail", "ab-guardrail", ab.guardrail_schedule, self.controller)
-        self._alarms(name, model, args, metric_model, functions)
+        self._alarms(name, model, args, metric_model)
         self._dashboard(name, ctx, model, serving, metric_model)
         self.register_outputs({"driftFunction": self.drift.name})
 
@@ -162,8 +162,7 @@ class ModelMonitor(Capability):
             treat_missing_data="notBreaching", opts=self.child(), **kwargs,
         )
 
-    def _alarms(self, name: str, model: ModelScope, args: ModelMonitoring, metric_model: str,
-                functions: list[PythonFunction]) -> None:
+    def _alarms(self, name: str, model: ModelScope, args: ModelMonitoring, metric_model: str) -> None:
         self._alarm(
             f"{name}-dataset-drift", model.physical("dataset-drift", 255), namespace=DRIFT_NAMESPACE,
             metric_name=DRIFT_SHARE_METRIC, dimensions={"Model": metric_model}, statistic="Maximum", period=86400,
@@ -176,13 +175,7 @@ class ModelMonitor(Capability):
             evaluation_periods=1, threshold=1, comparison_operator="GreaterThanOrEqualToThreshold",
             alarm_description=f"{model.name}: the day's data failed data-quality checks (missing columns, types, ...)",
         )
-        for function in functions:
-            self._alarm(
-                f"{function.logical}-errors", _alarm_name(function, "errors"), namespace="AWS/Lambda",
-                metric_name="Errors", dimensions={"FunctionName": function.name}, statistic="Sum", period=3600,
-                evaluation_periods=1, threshold=1, comparison_operator="GreaterThanOrEqualToThreshold",
-                alarm_description=f"A monitoring function of {model.name} failed",
-            )
+        # each function's error and dead-letter alarms come with the function (PythonFunction)
 
     def _dashboard(self, name: str, ctx: StackContext, model: ModelScope, serving: Any, metric_model: str) -> None:
         widgets: list[dict[str, Any]] = []
@@ -216,11 +209,6 @@ class ModelMonitor(Capability):
             f"{name}-dashboard", dashboard_name=model.physical("mlops"),
             dashboard_body=pulumi.Output.json_dumps({"widgets": widgets}), opts=self.child(),
         )
-
-
-def _alarm_name(function: PythonFunction, suffix: str) -> str:
-    """An alarm name from the function's physical name (which starts with the stack prefix)."""
-    return f"{function.physical}-{suffix}"[:255]
 
 
 def experiments_prefix(model: ModelScope) -> str:

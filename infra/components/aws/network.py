@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -60,8 +61,12 @@ class Network(Capability):
         )
         self.endpoint_sg = aws.ec2.SecurityGroup(
             f"{name}-endpoints-sg", vpc_id=self.vpc.id, description="HTTPS from the VPC to interface endpoints",
-            ingress=[{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": [args.cidr]}],
-            egress=[], opts=self.child(),
+            opts=self.child(),
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-endpoints-from-vpc", security_group_id=self.endpoint_sg.id, cidr_ipv4=args.cidr,
+            ip_protocol="tcp", from_port=443, to_port=443,
+            description="HTTPS from workloads in the VPC to the AWS API interface endpoints", opts=self.child(),
         )
         for service in args.interface_endpoints:
             aws.ec2.VpcEndpoint(
@@ -75,6 +80,9 @@ class Network(Capability):
 
         self.subnet_ids = [s.id for s in self.private_subnets]
         self.cidr = args.cidr
+        self.internet_https_egress = set(args.internet_https_egress)
+        self.vpc_arn = pulumi.Output.concat("arn:aws:ec2:", ctx.region, ":", ctx.account_id, ":vpc/", self.vpc.id)
+        self._ctx = ctx
         self.register_outputs({"vpcId": self.vpc.id, "privateSubnetIds": self.subnet_ids})
 
     def _public_egress(self, name: str, args: VpcNetworking, azs: list[str], blocks: list) -> None:
@@ -120,14 +128,76 @@ class Network(Capability):
             log_destination=group.arn, iam_role_arn=role.arn, opts=self.child(),
         )
 
-    def security_group(
-        self, name: str, description: str, parent: pulumi.Resource | None = None
-    ) -> aws.ec2.SecurityGroup:
-        """A security group in this VPC with no ingress (callers add rules); egress reaches AWS APIs.
-        `parent`: the component it belongs to (a model's), else the network."""
-        return aws.ec2.SecurityGroup(
-            name, vpc_id=self.vpc.id, description=description,
-            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}],
-            opts=pulumi.ResourceOptions(parent=parent) if parent is not None else self.child(),
+    def _under(self, parent: pulumi.Resource | None) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=parent) if parent is not None else self.child()
+
+    def security_group(self, name: str, description: str, parent: pulumi.Resource | None = None, *,
+                       workload: str | None = None, aws_apis: bool = True) -> aws.ec2.SecurityGroup:
+        """A security group in this VPC with no rule but those asked for: every rule is its own resource with a
+        description (the provider drops AWS's default allow-all egress rule).
+
+        `aws_apis`: HTTPS to the interface endpoints and to S3 through the gateway endpoint's prefix list.
+        `workload`: HTTPS to the internet through the NAT gateway too, if the profile lists it in
+        `networking.internet_https_egress`. `parent`: the component it belongs to (a model's), else the network.
+        """
+        group = aws.ec2.SecurityGroup(name, vpc_id=self.vpc.id, description=description, opts=self._under(parent))
+        if aws_apis:
+            self.allow_egress(group, f"{name}-to-endpoints", 443, "HTTPS to the AWS API interface endpoints",
+                              to_group=self.endpoint_sg.id, parent=parent)
+            self.allow_egress(group, f"{name}-to-s3", 443, "HTTPS to S3 through the gateway endpoint",
+                              prefix_list=self.s3_endpoint.prefix_list_id, parent=parent)
+        if workload in self.internet_https_egress:
+            self.allow_egress(group, f"{name}-to-internet", 443,
+                              f"HTTPS to the internet through NAT (networking.internet_https_egress: {workload})",
+                              cidr="0.0.0.0/0", parent=parent)
+        return group
+
+    def allow_egress(self, group: aws.ec2.SecurityGroup, name: str, port: int | None, description: str, *,
+                     to_group: pulumi.Input[str] | None = None, prefix_list: pulumi.Input[str] | None = None,
+                     cidr: str | None = None,
+                     parent: pulumi.Resource | None = None) -> aws.vpc.SecurityGroupEgressRule:
+        """One egress rule: TCP to `port` (None: every protocol and port) of a group, prefix list or CIDR."""
+        ports: dict = {"ip_protocol": "tcp", "from_port": port, "to_port": port} if port else {"ip_protocol": "-1"}
+        return aws.vpc.SecurityGroupEgressRule(
+            name, security_group_id=group.id, referenced_security_group_id=to_group, prefix_list_id=prefix_list,
+            cidr_ipv4=cidr, description=description, opts=self._under(parent), **ports,
         )
 
+    def allow_ingress(self, group: aws.ec2.SecurityGroup, name: str, port: int | None, description: str, *,
+                      from_group: pulumi.Input[str] | None = None, cidr: str | None = None,
+                      parent: pulumi.Resource | None = None) -> aws.vpc.SecurityGroupIngressRule:
+        """One ingress rule: TCP on `port` (None: every protocol and port) from a group or CIDR."""
+        ports: dict = {"ip_protocol": "tcp", "from_port": port, "to_port": port} if port else {"ip_protocol": "-1"}
+        return aws.vpc.SecurityGroupIngressRule(
+            name, security_group_id=group.id, referenced_security_group_id=from_group, cidr_ipv4=cidr,
+            description=description, opts=self._under(parent), **ports,
+        )
+
+    def network_interface_statements(self, service: str) -> list[dict[str, Any]]:
+        """What a service that runs a workload in this VPC needs to manage its network interfaces, no more.
+
+        From the EC2 service authorization reference ("Actions, resources, and condition keys for Amazon EC2")
+        and SageMaker's "Give SageMaker access to resources in your Amazon VPC": creating an interface in this
+        VPC's subnets and security groups (condition `ec2:Vpc`), sharing it only with `service`
+        (`ec2:AuthorizedService`), and deleting only interfaces in this VPC. The Describe* calls have no
+        resource-level permissions in IAM, so they alone take `*`.
+        """
+        ctx = self._ctx
+        ec2_arn = pulumi.Output.concat("arn:aws:ec2:", ctx.region, ":", ctx.account_id, ":")
+        in_vpc = {"ArnEquals": {"ec2:Vpc": self.vpc_arn}}
+        return [
+            {"Sid": "CreateInterfacesInStackVpc", "Effect": "Allow", "Action": "ec2:CreateNetworkInterface",
+             "Resource": [pulumi.Output.concat(ec2_arn, kind, "/*")
+                          for kind in ("network-interface", "subnet", "security-group")],
+             "Condition": in_vpc},
+            {"Sid": "ShareInterfacesWithService", "Effect": "Allow", "Action": "ec2:CreateNetworkInterfacePermission",
+             "Resource": pulumi.Output.concat(ec2_arn, "network-interface/*"),
+             "Condition": {**in_vpc, "StringEquals": {"ec2:AuthorizedService": service}}},
+            {"Sid": "DeleteInterfacesInStackVpc", "Effect": "Allow",
+             "Action": ["ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission"],
+             "Resource": pulumi.Output.concat(ec2_arn, "network-interface/*"), "Condition": in_vpc},
+            {"Sid": "DescribeNetwork", "Effect": "Allow",
+             "Action": ["ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
+                        "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
+             "Resource": "*"},
+        ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -20,6 +21,18 @@ KEEP_IMAGES = 30
 # The installed infra.runtime package is the build context (its Dockerfile and .dockerignore ship as package data),
 # so the image builds the same from a wheel install as from a source checkout.
 RUNTIME_DIR = Path(infra.runtime.__file__).resolve().parent
+
+
+def context_tag() -> str:
+    """`ctx-` and 16 hex digits of a SHA-256 over the runtime image's build context (the installed infra.runtime
+    package: paths relative to it and bytes, sorted, caches excluded): a new tag whenever what the image holds
+    changes, never a mutable `latest`."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in RUNTIME_DIR.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    for path in files:
+        digest.update(path.relative_to(RUNTIME_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return f"ctx-{digest.hexdigest()[:16]}"
 
 
 class RuntimeImage:
@@ -41,7 +54,9 @@ class RuntimeImage:
             build_on_preview=False,
             platforms=[docker_build.Platform.LINUX_AMD64],
             push=True,
-            tags=[pulumi.Output.concat(repository.repository_url, ":latest")],
+            # Repositories are immutable: the tag is the digest of the build context, so a changed runtime is a
+            # new tag and an unchanged one is the same image.
+            tags=[pulumi.Output.concat(repository.repository_url, ":", context_tag())],
             registries=[{
                 "address": repository.repository_url,
                 "username": auth.user_name,
@@ -70,7 +85,7 @@ class ModelRegistry(Capability):
             repository = aws.ecr.Repository(
                 f"{name}-{repo}-repo",
                 name=f"{ctx.prefix}/{repo}",
-                image_tag_mutability="MUTABLE",
+                image_tag_mutability="IMMUTABLE",  # a tag names one image forever; new images get new tags
                 image_scanning_configuration={"scan_on_push": True},
                 encryption_configurations=[{"encryption_type": "KMS", "kms_key": key.arn}],
                 force_delete=not ctx.protect_data,
@@ -106,7 +121,7 @@ class ModelRegistry(Capability):
         )
         self.register_outputs({"repositories": {k: v.repository_url for k, v in self.repositories.items()}})
 
-    def image(self, repo: str, tag: str = "latest") -> pulumi.Output[str]:
+    def image(self, repo: str, tag: str) -> pulumi.Output[str]:
         return pulumi.Output.concat(self.repositories[repo].repository_url, ":", tag)
 
     def grant_pull(self, role: Grantable) -> aws.iam.RolePolicy:

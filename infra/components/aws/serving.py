@@ -154,7 +154,7 @@ def bootstrap_model(
             },
         },
         vpc_config={"subnets": network.subnet_ids, "security_group_ids": [security_group.id]},
-        enable_network_isolation=False,
+        enable_network_isolation=True,  # it answers from its own code: no network calls from the container
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[artifact]),
     )
 
@@ -179,7 +179,8 @@ class ModelEndpoint(Capability):
         serverless = any(v.instances is None for v in self.variants)
         self.role = ServingRole(name, ctx, model, self, key=key, store=store, registry=registry,
                                 writes=() if serverless else (capture,)).role
-        self.security_group = network.security_group(f"{name}-sg", f"SageMaker endpoint of {model.name}", self)
+        self.security_group = network.security_group(f"{name}-sg", f"SageMaker endpoint of {model.name}", self,
+                                                     workload="serving")
         self.model = bootstrap_model(name, ctx, model, self, args=args, role=self.role, key=key, store=store,
                                      network=network, security_group=self.security_group)
         self.endpoint_name = model.base
@@ -312,7 +313,8 @@ class BatchScoring(Capability):
         self.role = ServingRole(name, ctx, model, self, key=key, store=store, registry=registry).role
         store.data.grant_read(self.role, self.input_prefix, grant="scoring-input")
         store.data.grant_read_write(self.role, self.output_prefix, grant="scoring-output")
-        self.security_group = network.security_group(f"{name}-sg", f"Batch transform jobs of {model.name}", self)
+        self.security_group = network.security_group(f"{name}-sg", f"Batch transform jobs of {model.name}", self,
+                                                     workload="serving")
         self.model = bootstrap_model(name, ctx, model, self, args=args, role=self.role, key=key, store=store,
                                      network=network, security_group=self.security_group)
         self.function = PythonFunction(

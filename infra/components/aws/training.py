@@ -155,16 +155,18 @@ class TrainingPipeline(Capability):
                     "arn:aws:logs:", ctx.region, ":", ctx.account_id, ":log-group:/aws/sagemaker/*"
                 ),
             },
-            {  # training in a VPC creates network interfaces; EC2 offers no resource scoping for these calls
-                "Effect": "Allow",
-                "Action": ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
-                           "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission",
-                           "ec2:DescribeNetworkInterfaces", "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions",
-                           "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
-                "Resource": "*",
-            },
+            # training in the VPC: network interfaces in this VPC only, shared only with SageMaker
+            *network.network_interface_statements("sagemaker.amazonaws.com"),
         ])
-        self.security_group = network.security_group(f"{name}-sg", f"SageMaker training jobs of {model.name}", self)
+        self.security_group = network.security_group(f"{name}-sg", f"SageMaker training jobs of {model.name}", self,
+                                                     workload="training")
+        if args.instance_count > 1:  # distributed training: the instances of one job talk to each other
+            for direction in ("ingress", "egress"):
+                getattr(network, f"allow_{direction}")(
+                    self.security_group, f"{name}-sg-{direction}-peers", None,
+                    "Between the instances of one distributed training job (traffic is encrypted)", parent=self,
+                    **{"from_group" if direction == "ingress" else "to_group": self.security_group.id},
+                )
         artifacts = store.artifacts.bucket.bucket
         self.data_uri = pulumi.Output.concat("s3://", store.data.bucket.bucket, "/", curated)
         self.pipeline_name = model.physical("retraining")
@@ -178,8 +180,8 @@ class TrainingPipeline(Capability):
             pipeline_definition=pipeline_definition(
                 args,
                 role_arn=self.role.arn,
-                training_image=registry.image("training"),
-                serving_image=registry.image("serving"),
+                training_image=registry.image("training", args.image_tag),
+                serving_image=registry.image("serving", args.image_tag),
                 runtime_image=registry.runtime_image.uri,
                 data_uri=self.data_uri,
                 output_uri=pulumi.Output.concat("s3://", artifacts, "/", models),

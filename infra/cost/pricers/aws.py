@@ -27,7 +27,8 @@ free("bucket settings are not billed (storage and requests are priced on the buc
      "aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketPolicy:BucketPolicy",
      "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
      "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "aws:s3/bucketObjectv2:BucketObjectv2")
+     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "aws:s3/bucketObjectv2:BucketObjectv2",
+     "aws:s3/bucketLogging:BucketLogging")
 free("a KMS alias is not billed", "aws:kms/alias:Alias")
 free("a secret version is part of its secret's monthly price", "aws:secretsmanager/secretVersion:SecretVersion")
 free("repository settings are not billed (storage is priced on the repository)",
@@ -40,6 +41,12 @@ free("a task definition is not billed (priced through the service that runs it)"
 free("listeners and target groups are part of the load balancer's price", "aws:lb/listener:Listener",
      "aws:lb/targetGroup:TargetGroup")
 free("a DB subnet group is not billed", "aws:rds/subnetGroup:SubnetGroup")
+free("a DB parameter group is not billed", "aws:rds/parameterGroup:ParameterGroup")
+free("SQS: the first million requests a month are free; the functions' dead-letter queues stay far below",
+     "aws:sqs/queue:Queue", "aws:sqs/queuePolicy:QueuePolicy")
+free("a rotation schedule is not billed (the rotator's runs are priced on its function)",
+     "aws:secretsmanager/secretRotation:SecretRotation")
+free("a provider is configuration, not a billed resource", "pulumi:providers:aws")
 free("a SageMaker model, endpoint, model package group or model card is not billed (instances are priced on "
      "the endpoint configuration)", "aws:sagemaker/model:Model", "aws:sagemaker/endpoint:Endpoint",
      "aws:sagemaker/modelPackageGroup:ModelPackageGroup", "aws:sagemaker/modelCard:ModelCard")

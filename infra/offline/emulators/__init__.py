@@ -25,6 +25,7 @@ from infra.offline.emulators import (
     scheduler,
     secretsmanager,
     sns,
+    sqs,
 )
 from infra.offline.emulators.base import (
     Emulator,
@@ -70,8 +71,10 @@ EMULATORS: dict[str, Emulator] = {
     "aws:s3/bucketVersioning:BucketVersioning": s3.versioning,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": s3.lifecycle,
     "aws:s3/bucketPolicy:BucketPolicy": s3.bucket_policy,
+    "aws:s3/bucketLogging:BucketLogging": s3.bucket_logging,
     "aws:s3/bucketObjectv2:BucketObjectv2": s3.bucket_object,
     "aws:rds/subnetGroup:SubnetGroup": rds.subnet_group,
+    "aws:rds/parameterGroup:ParameterGroup": rds.parameter_group,
     "aws:rds/instance:Instance": rds.instance,
     # registry, training, serving, tracking
     "aws:ecr/repository:Repository": ecr.repository,
@@ -98,6 +101,8 @@ EMULATORS: dict[str, Emulator] = {
     "aws:sns/topic:Topic": sns.topic,
     "aws:sns/topicPolicy:TopicPolicy": sns.topic_policy,
     "aws:sns/topicSubscription:TopicSubscription": sns.topic_subscription,
+    "aws:sqs/queue:Queue": sqs.queue,
+    "aws:sqs/queuePolicy:QueuePolicy": sqs.queue_policy,
     "docker-build:index:Image": docker_build.image,
     "aws:lambda/layerVersion:LayerVersion": lambda_.layer_version,
     "aws:lambda/function:Function": lambda_.function,

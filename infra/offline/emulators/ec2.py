@@ -313,7 +313,13 @@ def vpc_endpoint(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> tup
             f"endpoint {endpoint_id} route tables read back as {got.get('RouteTableIds')}")
     require(sorted(got.get("SubnetIds", [])) == sorted(inputs.get("subnetIds") or []),
             f"endpoint {endpoint_id} subnets read back as {got.get('SubnetIds')}")
+    prefix_list = None
+    if got.get("VpcEndpointType", "Gateway") == "Gateway":  # the AWS-managed prefix list of the service
+        lists = ctx.client("ec2").describe_managed_prefix_lists(
+            Filters=[{"Name": "prefix-list-name", "Values": [inputs["serviceName"]]}])["PrefixLists"]
+        prefix_list = lists[0]["PrefixListId"] if lists else None
     return endpoint_id, {"arn": ctx.arn("ec2", f"vpc-endpoint/{endpoint_id}"), "state": got.get("State"),
+                         "prefixListId": prefix_list,
                          "dnsEntries": [{"dnsName": d.get("DnsName"), "hostedZoneId": d.get("HostedZoneId")}
                                         for d in got.get("DnsEntries", [])],
                          "networkInterfaceIds": got.get("NetworkInterfaceIds", []), "ownerId": ctx.account}

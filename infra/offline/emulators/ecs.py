@@ -29,8 +29,9 @@ def task_definition(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> 
     family = inputs["family"]
     platform = inputs.get("runtimePlatform")
     storage = inputs.get("ephemeralStorage")
-    if inputs.get("volumes"):
-        raise NotEmulated("task definition volumes are not mapped")
+    volumes = inputs.get("volumes") or []
+    if any(set(v) - {"name"} for v in volumes):
+        raise NotEmulated("only task-storage volumes (a name, no EFS/Docker/FSx configuration) are mapped")
     registered = ctx.client("ecs").register_task_definition(**drop_none(
         family=family, containerDefinitions=json.loads(inputs["containerDefinitions"]),
         requiresCompatibilities=inputs.get("requiresCompatibilities"), networkMode=inputs.get("networkMode"),
@@ -39,12 +40,15 @@ def task_definition(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> 
         runtimePlatform=drop_none(operatingSystemFamily=platform.get("operatingSystemFamily"),
                                   cpuArchitecture=platform.get("cpuArchitecture")) if platform else None,
         ephemeralStorage={"sizeInGiB": storage["sizeInGib"]} if storage else None,
+        volumes=[{"name": v["name"]} for v in volumes] or None,
         tags=tag_list(inputs, "key", "value")))["taskDefinition"]
     arn = registered["taskDefinitionArn"]
     got = ctx.check("ecs", "describe_task_definition", taskDefinition=arn)["taskDefinition"]
     require([c["name"] for c in got["containerDefinitions"]]
             == [c["name"] for c in json.loads(inputs["containerDefinitions"])],
             f"task definition {arn} containers read back differently")
+    require(sorted(v["name"] for v in got.get("volumes", [])) == sorted(v["name"] for v in volumes),
+            f"task definition {arn} volumes read back differently")
     return family, {"arn": arn, "arnWithoutRevision": arn.rsplit(":", 1)[0], "revision": got["revision"]}
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from infra.offline.emulators.base import EmulatorContext, NotEmulated, autoname, drop_none, emulates, require, tag_list
 
 # Provider inputs that are load balancer attributes, with the attribute key AWS uses.
@@ -107,8 +109,20 @@ def _action(action: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _certificate_exists(ctx: EmulatorContext, arn: str) -> bool:
+    try:
+        ctx.client("acm").describe_certificate(CertificateArn=arn)
+    except ClientError:
+        return False
+    return True
+
+
 @emulates("loadBalancerArn", "port", "protocol", "defaultActions", "certificateArn", "sslPolicy", "alpnPolicy")
 def listener(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    certificate = inputs.get("certificateArn")
+    if certificate and not _certificate_exists(ctx, certificate):
+        raise NotEmulated(f"its certificate {certificate} is an ACM certificate outside the stack, which the "
+                          "sandbox's account does not hold")
     created = ctx.client("elbv2").create_listener(**drop_none(
         LoadBalancerArn=inputs["loadBalancerArn"], Port=inputs.get("port"), Protocol=inputs.get("protocol"),
         DefaultActions=[_action(a) for a in inputs["defaultActions"]], SslPolicy=inputs.get("sslPolicy"),

@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from infra.offline.emulators.base import EmulatorContext, autoname, drop_none, emulates, require, tag_list
+from infra.offline.emulators.base import EmulatorContext, NotEmulated, autoname, drop_none, emulates, require, tag_list
 
 
 # forceDetachPolicies only acts on delete. The v7-deprecated inlinePolicies / managedPolicyArns are not mapped,
@@ -43,6 +43,8 @@ def role_policy(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> tupl
 @emulates("role", "policyArn")
 def role_policy_attachment(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     role_name, policy_arn = inputs["role"], inputs["policyArn"]
+    if policy_arn.startswith("arn:aws:iam::aws:policy/"):
+        raise NotEmulated(f"{policy_arn} is an AWS-managed policy; the sandbox's moto account loads none")
     ctx.client("iam").attach_role_policy(RoleName=role_name, PolicyArn=policy_arn)
     attached = ctx.check("iam", "list_attached_role_policies", RoleName=role_name)["AttachedPolicies"]
     require(any(p["PolicyArn"] == policy_arn for p in attached), f"{policy_arn} is not attached to {role_name}")

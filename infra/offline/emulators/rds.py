@@ -19,6 +19,24 @@ def subnet_group(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> tup
     return group, {"name": group, "arn": got["DBSubnetGroupArn"], "vpcId": got.get("VpcId")}
 
 
+@emulates("name", "namePrefix", "family", "description", "parameters", "skipDestroy")
+def parameter_group(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    group = inputs.get("name") or autoname(inputs.get("namePrefix") or name, 255)
+    rds = ctx.client("rds")
+    created = rds.create_db_parameter_group(
+        DBParameterGroupName=group, DBParameterGroupFamily=inputs["family"],
+        Description=inputs.get("description") or "Managed by Pulumi", **drop_none(Tags=tag_list(inputs)),
+    )["DBParameterGroup"]
+    wanted = {p["name"]: str(p["value"]) for p in inputs.get("parameters") or []}
+    if wanted:
+        rds.modify_db_parameter_group(DBParameterGroupName=group, Parameters=[
+            {"ParameterName": k, "ParameterValue": v, "ApplyMethod": "pending-reboot"} for k, v in wanted.items()])
+    got = {p["ParameterName"]: p.get("ParameterValue") for p in ctx.check(
+        "rds", "describe_db_parameters", DBParameterGroupName=group)["Parameters"]}
+    require(all(got.get(k) == v for k, v in wanted.items()), f"parameter group {group} reads back as {got}")
+    return group, {"name": group, "arn": created.get("DBParameterGroupArn")}
+
+
 # Provider input -> CreateDBInstance parameter, for the settings that map one to one.
 INSTANCE_PARAMETERS = {
     "engine": "Engine", "engineVersion": "EngineVersion", "instanceClass": "DBInstanceClass",

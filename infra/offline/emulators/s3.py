@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import moto
+from botocore.exceptions import ClientError
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from infra.offline.emulators.assets import asset_bytes
@@ -47,6 +48,22 @@ def ownership_controls(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) 
     )
     rules = ctx.check("s3", "get_bucket_ownership_controls", Bucket=physical)["OwnershipControls"]["Rules"]
     require(rules and rules[0]["ObjectOwnership"] == wanted, f"ownership of {physical} is not {wanted}")
+    return physical, {}
+
+
+@emulates("bucket", "targetBucket", "targetPrefix", "expectedBucketOwner")
+def bucket_logging(ctx: EmulatorContext, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    physical, target = inputs["bucket"], inputs["targetBucket"]
+    try:
+        ctx.client("s3").put_bucket_logging(Bucket=physical, BucketLoggingStatus={"LoggingEnabled": {
+            "TargetBucket": target, "TargetPrefix": inputs.get("targetPrefix", "")}})
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "InvalidTargetBucketForLogging":
+            raise
+        # moto wants the target's policy to grant log delivery; that policy is not put in moto (see bucket_policy)
+        raise NotEmulated(f"moto {moto.__version__} needs the log bucket's policy, which is not put (above)") from None
+    got = ctx.check("s3", "get_bucket_logging", Bucket=physical).get("LoggingEnabled", {})
+    require(got.get("TargetBucket") == inputs["targetBucket"], f"{physical} logs to {got.get('TargetBucket')}")
     return physical, {}
 
 
