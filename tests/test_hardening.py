@@ -13,10 +13,10 @@ from infra.offline.graph import ResourceGraph
 from infra.offline.preview import preview
 from infra.policy.audit import audit
 from infra.profiles.exceptions import loosened_defaults
-from infra.profiles.loader import load_stack, resolve
+from infra.profiles.loader import PROFILES_DIR, load_stack, resolve
 from infra.profiles.model import S3ArtifactStore
 
-PROFILE = Path(__file__).resolve().parents[1] / "stacks" / "profiles" / "mlflow-sagemaker.yaml"
+PROFILE = PROFILES_DIR / "mlflow-sagemaker.yaml"
 
 
 def _copy() -> str:

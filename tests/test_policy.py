@@ -18,6 +18,7 @@ from infra.offline.graph import ResourceGraph
 from infra.policy import registry
 from infra.policy.audit import audit
 from infra.policy.registry import Control, controls, enforcement
+from infra.profiles.loader import PROFILES_DIR
 
 POLICY_DIR = Path(__file__).resolve().parents[1] / "infra" / "policy"
 REQUIRED_SERVICES = {"S3", "KMS", "IAM", "VPC", "ELB", "RDS", "ECS", "ECR", "Lambda", "SageMaker", "CloudWatch",
@@ -305,7 +306,7 @@ def test_audit_cli_json(graphs: dict[str, ResourceGraph]) -> None:
 
 def test_a_mandatory_violation_fails_the_audit(tmp_path: Path) -> None:
     profile = tmp_path / "loose.yaml"
-    text = (Path(__file__).resolve().parents[1] / "stacks" / "profiles" / "mlflow-sagemaker.yaml").read_text()
+    text = (PROFILES_DIR / "mlflow-sagemaker.yaml").read_text()
     profile.write_text(text.replace("  kms_key_rotation: true", "  kms_key_rotation: false")
                        .replace("name: mlflow-sagemaker\n", "name: mlflow-loose\n"))
     result = CliRunner().invoke(app, ["audit", "--profile", str(profile), "--env", "prod", "--json"])
