@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import infra.cli.compare
 import infra.cli.profiles
 import infra.offline.simulation.engine
 from infra.cli.main import app
@@ -90,6 +91,29 @@ def test_output_paths_are_checked_before_any_work(tmp_path: Path, monkeypatch: p
     code, out = run("simulate", "--stack", "dev", "--chart", str(blocker / "chart.png"))
     assert code == 2 and "--chart" in out
     assert list(tmp_path.iterdir()) == [blocker]  # nothing written
+
+
+def test_every_command_that_writes_checks_its_output_path_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = write(tmp_path / "a-file", "")
+    code, out = run("scenario", "schema", "-o", str(blocker / "scenario.json"))
+    assert code == 2 and errors(out) == [f"{blocker / 'scenario.json'}: --output: {blocker} is a file, not a directory"]
+    code, out = run("scenario", "schema", "-o", str(tmp_path / "new" / "dir" / "scenario.json"))
+    assert code == 0 and json.loads((tmp_path / "new" / "dir" / "scenario.json").read_text())["title"]
+
+    def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the comparison ran before its output paths were checked")
+
+    monkeypatch.setattr(infra.cli.compare, "synthesize", must_not_run)
+    code, out = run("compare", "--scenario", "startup", "-o", str(blocker))
+    assert code == 2 and errors(out) == [f"{blocker / 'startup.md'}: --output: {blocker} is a file, not a directory"]
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    write(reports / "startup-charts", "")  # a file where the chart folder goes
+    code, out = run("compare", "--scenario", "startup", "-o", str(reports))
+    assert code == 2 and "startup-charts is a file, not a directory" in out
+    assert sorted(p.name for p in reports.iterdir()) == ["startup-charts"]  # nothing half-written
 
 
 # ---------------------------------------------------------------- 3: errors that point at the right place

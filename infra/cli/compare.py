@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from infra.cli.common import console, err_console, user_errors
+from infra.cli.common import check_output_path, console, err_console, user_errors
 from infra.cost.catalog import load_catalog
 from infra.cost.compare import compare as run_compare
 from infra.cost.compare import synthesize
-from infra.cost.report import COMPARISONS_DIR, render, write
+from infra.cost.report import COMPARISONS_DIR, render, report_paths, write
 from infra.cost.scenario import load_scenario
 
 
@@ -36,6 +36,8 @@ def compare(
     not compared.
     """
     usage = load_scenario(scenario)
+    for path in report_paths(usage.name, output):  # before the sweeps, not after
+        check_output_path(path, "--output")
     prices = load_catalog(catalog)
 
     def progress(message: str) -> None:

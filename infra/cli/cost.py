@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from infra.cli.common import console, user_errors
+from infra.cli.common import check_output_path, console, user_errors, write_atomically
 from infra.cli.stacks import EnvOpt, ProfileOpt, StackOpt, select
 from infra.cost.catalog import CATALOG_FILE, dump_catalog, load_catalog
 from infra.cost.costing import StackCost, default_scenario, price_stack
@@ -186,6 +186,8 @@ def refresh_command(
     from infra.cost.refresh import pricing_client, refresh
 
     source = catalog or CATALOG_FILE
+    if not dry_run:
+        check_output_path(output or source, "--output")  # before the API calls, not after
     try:
         new, results = refresh(load_catalog(source), pricing_client())
     except (BotoCoreError, ClientError) as exc:
@@ -200,9 +202,7 @@ def refresh_command(
     if dry_run:
         return
     target = output or source
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    tmp.write_text(dump_catalog(new), encoding="utf-8")
-    tmp.replace(target)
+    write_atomically(target, dump_catalog(new).encode("utf-8"), "--output")
     console.print(f"wrote {target}", highlight=False)
 
 
@@ -222,6 +222,7 @@ def validate_scenario(files: Annotated[list[Path], typer.Argument(help="Scenario
 
 
 @scenario_app.command("schema")
+@user_errors
 def scenario_schema(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout")] = None,
 ) -> None:
@@ -230,6 +231,5 @@ def scenario_schema(
     if output is None:
         typer.echo(text, nl=False)
         return
-    tmp = output.with_suffix(output.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)
+    check_output_path(output, "--output")
+    write_atomically(output, text.encode("utf-8"), "--output")

@@ -113,7 +113,7 @@ def environment() -> jinja2.Environment:
 def render(c: Comparison) -> dict[str, str]:
     """Relative path -> text of every file the report consists of (Markdown, HTML, chart SVGs)."""
     chart_svgs = charts(c)
-    chart_dir = f"{c.scenario.name}-charts"
+    chart_dir = chart_dir_name(c.scenario.name)
     env = environment()
     ctx = context(c, chart_svgs, chart_dir)
     files = {f"{c.scenario.name}.md": env.get_template("report.md.j2").render(ctx),
@@ -121,6 +121,17 @@ def render(c: Comparison) -> dict[str, str]:
     for name, svg in chart_svgs.items():
         files[f"{chart_dir}/{name}.svg"] = svg
     return files
+
+
+def chart_dir_name(scenario: str) -> str:
+    """The folder, beside the reports, that holds a scenario's chart files."""
+    return f"{scenario}-charts"
+
+
+def report_paths(scenario: str, directory: Path = COMPARISONS_DIR) -> list[Path]:
+    """Where `write` puts a scenario's reports and a file of its chart folder (checked by the CLI before any work)."""
+    charts = directory / chart_dir_name(scenario)
+    return [directory / f"{scenario}.md", directory / f"{scenario}.html", charts / "categories.svg"]
 
 
 def write(files: dict[str, str], directory: Path = COMPARISONS_DIR) -> list[Path]:
