@@ -103,6 +103,8 @@ def mutated_profile(draw: Callable[..., Any]) -> dict[str, Any]:
             key = draw(st.sampled_from(SCHEDULE_KEYS))
             section = "automation" if key in ("ingestion_schedule", "retraining_schedule") else "monitoring"
             pool = SCHEDULES if kind == "valid" else BAD_SCHEDULES + [draw(st.text(max_size=15))]
+            if not isinstance(doc.get(section), dict):  # an earlier mutation replaced or removed the section
+                doc[section] = {}
             doc[section][key] = draw(st.sampled_from(pool))
         elif kind == "wrong-type":
             _set(doc, path, draw(ANY_VALUE))
@@ -115,7 +117,7 @@ def mutated_profile(draw: Callable[..., Any]) -> dict[str, Any]:
             parent[new] = parent.pop(leaf) if kind == "misspelt-key" else draw(ANY_VALUE)
         elif kind == "delete" and isinstance(_get(doc, path[:-1]), dict):
             del _get(doc, path[:-1])[leaf]
-        elif kind == "name":
+        elif kind == "name":  # the profile's own name (a profile document is always a mapping here)
             doc["name"] = draw(st.one_of(st.from_regex(r"[a-z][a-z0-9-]{1,40}", fullmatch=True), st.text(max_size=40)))
         elif kind == "kind":
             section = draw(st.sampled_from(["tracking", "serving", "networking", "monitoring", "artifact_store"]))
@@ -128,8 +130,9 @@ def mutated_profile(draw: Callable[..., Any]) -> dict[str, Any]:
                 overlay = overlays.setdefault(env, {}) or {}
                 overlays[env] = overlay
                 if isinstance(overlay, dict):
-                    overlay.setdefault("serving", {"kind": "sagemaker-endpoint"})["min_capacity"] = draw(
-                        st.integers(-2, 5))
+                    if not isinstance(overlay.get("serving"), dict):
+                        overlay["serving"] = {"kind": "sagemaker-endpoint"}
+                    overlay["serving"]["min_capacity"] = draw(st.integers(-2, 5))
     return doc
 
 
