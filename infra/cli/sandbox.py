@@ -112,4 +112,4 @@ def _summary(result: SandboxResult, selection: str) -> None:
         console.print(Text.assemble("  ", (command, "bold")), soft_wrap=True, highlight=False)
         console.print(Text(f"      {what}", style="dim"), highlight=False)
     console.print("A real deploy needs the Pulumi CLI, AWS credentials and Docker: see the README's "
-                  "\"Deploy for real\".", highlight=False)
+                  "\"Deploying for real\".", highlight=False)
