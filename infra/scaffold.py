@@ -86,6 +86,10 @@ def plan(profile: str, name: str, region: str | None) -> NewProject:
         raise UserError.single(COMMAND_LINE, f"{name!r} is a built-in profile's name; the project needs its own, "
                                "since it prefixes every physical name (buckets, endpoints, roles)", field="--name")
     text = (PROFILES_DIR / f"{profile}.yaml").read_text(encoding="utf-8")
+    if region is not None and re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", region):
+        # The built-in staging/prod certificates are placeholders (AWS's documentation account) that must sit in
+        # the stacks' region: they move with it, and the profile's comment says to replace them.
+        text = re.sub(r"arn:aws:acm:[a-z0-9-]+:", f"arn:aws:acm:{region}:", text)
     data = yaml.safe_load(text)
     data["name"] = name
     if region is not None:

@@ -25,6 +25,7 @@ UNSCOPED_ACTIONS = {
     "cloudwatch:GetMetricStatistics", "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission",
     "ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords",  # X-Ray has no resource-level permissions
 }
 DATA_AREAS = ("landing", "curated", "quarantine", "scoring")
 ARTIFACT_AREAS = ("models", "checkpoints", "baselines", "reports/drift", "experiments", "schemas", "datacapture")
@@ -62,7 +63,7 @@ def test_preview_json_lists_shared_resources_once_and_each_models_own(tmp_path: 
     for shared in ("aws:kms/key:Key", "aws:sns/topic:Topic", "aws:ec2/vpc:Vpc", "aws:rds/instance:Instance",
                    "docker-build:index:Image"):
         assert types.count(shared) == 1, shared
-    assert types.count("aws:s3/bucket:Bucket") == 2
+    assert types.count("aws:s3/bucket:Bucket") == 3  # data, artifacts and their access-log bucket, once
     for model, serving in (("recommender", "aws:sagemaker/endpoint:Endpoint"),
                            ("credit-scoring", "aws:sagemaker/endpoint:Endpoint")):
         own = [r for r in resources if r["name"].startswith(f"{model}-")]

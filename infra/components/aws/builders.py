@@ -65,6 +65,8 @@ def sagemaker_mlflow(ctx: StackContext, cfg: Any, platform: Platform) -> None:
 def lambda_drift(ctx: StackContext, cfg: Any, platform: Platform) -> None:
     platform["monitoring"] = Monitoring("monitoring", ctx, cfg, key=platform["security"],
                                         registry=platform["registry"])
+    for function in getattr(platform["tracking"], "functions", []):  # built before the alert topic existed
+        function.add_alarms(platform["monitoring"].topic.arn)  # once per stack, not per model
 
 
 # ---------------------------------------------------------------- per model
@@ -85,8 +87,6 @@ def model_training(ctx: StackContext, cfg: Any, platform: Platform, model: Model
         store=platform["artifact_store"], registry=platform["registry"], group=model.component.group,
         network=platform["networking"], opts=model.component.child(),
     )
-    for function in getattr(platform["tracking"], "functions", []):  # built before the alert topic existed
-        function.add_alarms(platform["monitoring"].topic.arn)
 
 
 def _endpoint(ctx: StackContext, cfg: SageMakerServing, platform: Platform, model: ModelBuild) -> Any:
