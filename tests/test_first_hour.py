@@ -116,6 +116,18 @@ def test_every_command_that_writes_checks_its_output_path_first(
     assert sorted(p.name for p in reports.iterdir()) == ["startup-charts"]  # nothing half-written
 
 
+def test_a_drift_setting_for_a_column_the_dataset_does_not_have_is_an_error(copy: Path) -> None:
+    text = copy.read_text()
+    write(copy, text.replace("          income: {method: psi", "          incme: {method: psi"))
+    line = text.splitlines().index("          income: {method: psi, threshold: 0.2}") + 1
+    code, out = run("validate", str(copy))
+    assert code == 2
+    (error,) = errors(out)
+    assert error.startswith(f"{copy}:{line}: models.credit-scoring.monitoring.drift.features.incme: no column "
+                            "'incme' in the dataset schema ")
+    assert error.endswith("schemas/credit-scoring.yaml; did you mean 'income'?")
+
+
 # ---------------------------------------------------------------- 3: errors that point at the right place
 def test_patterns_in_messages_are_printed_literally(copy: Path) -> None:
     write(copy, copy.read_text().replace("source_prefix: landing/recommender/", "source_prefix: 'bad [a-z]{2}/'"))

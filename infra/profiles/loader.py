@@ -287,11 +287,36 @@ def _dataset_schemas(
                                    field=layer.prefix + ".".join(str(p) for p in key))
         data, lines, raw = _compose(path)
         try:
-            schemas[name] = DatasetSchema.model_validate(data).model_dump(mode="json")
+            schema = DatasetSchema.model_validate(data)
         except ValidationError as exc:
             schema_layer = Layer(display_path(path), data, lines, raw=raw)
             raise UserError(_problems(exc, [schema_layer], data, DatasetSchema)) from None
+        schemas[name] = schema.model_dump(mode="json")
+        _check_drift_columns(name, model, {c.name for c in schema.columns}, display_path(path), layers, merged)
     return schemas
+
+
+def _check_drift_columns(name: str, model: Any, columns: set[str], schema_file: str, layers: list[Layer],
+                         merged: dict[str, Any]) -> None:
+    """Every column the drift settings name (per-feature overrides, `ignore`, baseline exclusions) is a column of
+    the dataset schema: a misspelt one would silently leave the real column with the defaults (or tested when meant to be ignored)."""
+    monitoring = getattr(model, "monitoring", None)
+    drift = getattr(monitoring, "drift", None)
+    if drift is None:
+        return
+    problems = []
+    named: list[tuple[tuple[Any, ...], str]] = [(("features", c), c) for c in drift.features]
+    named += [(("ignore", i), c) for i, c in enumerate(drift.ignore)]
+    named += [(("baseline", "exclude", i), c) for i, c in enumerate(getattr(drift.baseline, "exclude", []) or [])]
+    for where, column in named:
+        if column in columns:
+            continue
+        layer, line, key = _locate(layers, merged, ("models", name, "monitoring", "drift", *where))
+        problems.append(Problem(layer.file, line, layer.prefix + ".".join(str(p) for p in key),
+                                f"no column {column!r} in the dataset schema {schema_file}"
+                                f"{did_you_mean(column, sorted(columns))}"))
+    if problems:
+        raise UserError(problems)
 
 
 def stack_file_path(stack: str) -> Path:
