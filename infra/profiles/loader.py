@@ -299,7 +299,8 @@ def _dataset_schemas(
 def _check_drift_columns(name: str, model: Any, columns: set[str], schema_file: str, layers: list[Layer],
                          merged: dict[str, Any]) -> None:
     """Every column the drift settings name (per-feature overrides, `ignore`, baseline exclusions) is a column of
-    the dataset schema: a misspelt one would silently leave the real column with the defaults (or tested when meant to be ignored)."""
+    the dataset schema: a misspelt one would silently leave the real column with the defaults (or tested when
+    meant to be ignored)."""
     monitoring = getattr(model, "monitoring", None)
     drift = getattr(monitoring, "drift", None)
     if drift is None:
