@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import botocore.session
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from infra.cli.main import app
@@ -12,7 +15,7 @@ from infra.errors import UserError
 from infra.profiles.exceptions import loosened_defaults
 from infra.profiles.loader import load_stack, resolve
 from infra.profiles.schema import SCHEMA_FILE, schema_text
-from infra.profiles.validators import check_schedule_expression
+from infra.profiles.validators import check_region, check_schedule_expression
 
 BAD = Path(__file__).parent / "fixtures" / "bad"
 runner = CliRunner()
@@ -39,6 +42,11 @@ MALFORMED = {
     "Pulumi.bad-override.yaml": (8, "models.recommender.serving.max_capacity"),
     "Pulumi.missing-profile.yaml": (1, "mlopsgen:profile"),
     "Pulumi.unknown-profile.yaml": (2, "mlopsgen:profile"),
+    # deploy-time checks moto does not make
+    "bad-fargate-size.yaml": (5, "tracking.memory_mib"),
+    "bad-region.yaml": (3, "region"),
+    "bad-training-type.yaml": (7, "models.churn.training.instance_type"),
+    "never-fires.yaml": (6, "models.churn.dataset.ingestion_schedule"),
 }
 
 
@@ -165,3 +173,53 @@ def test_per_model_loosened_defaults_are_reported() -> None:
     dev = loosened_defaults(load_stack("dev"))
     assert any(line.startswith("models.recommender.serving.min_capacity is 1") for line in dev)
     assert not any(line.startswith("models.") for line in loosened_defaults(load_stack("prod")))
+
+
+# Fargate task sizes as the ECS developer guide tabulates them ("Task CPU and memory"), written out here
+# independently of the validator's table.
+def _fargate_allows(cpu: int, memory: int) -> bool:
+    if cpu == 256:
+        return memory in (512, 1024, 2048)
+    low, high = {512: (1, 4), 1024: (2, 8), 2048: (4, 16), 4096: (8, 30)}[cpu]
+    return memory % 1024 == 0 and low <= memory // 1024 <= high
+
+
+@settings(max_examples=60, deadline=None)
+@given(cpu=st.sampled_from([256, 512, 1024, 2048, 4096]),
+       memory=st.one_of(st.integers(512, 30720), st.integers(1, 30).map(lambda g: g * 1024)))
+def test_fargate_sizes_are_accepted_exactly_as_aws_lists_them(tmp_path_factory: pytest.TempPathFactory,
+                                                              cpu: int, memory: int) -> None:
+    path = tmp_path_factory.mktemp("fargate") / "profile.yaml"
+    path.write_text(f"name: sized\ntracking:\n  kind: mlflow-ecs\n  cpu: {cpu}\n  memory_mib: {memory}\n"
+                    "  certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/1234abcd\n")
+    result = runner.invoke(app, ["validate", str(path)])
+    if _fargate_allows(cpu, memory):
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code == 2
+        assert "profile.yaml:5:" in result.output and "tracking.memory_mib" in result.output
+
+
+@settings(max_examples=60, deadline=None)
+@given(region=st.from_regex(r"\A[a-z]{2}-(east|west|north|south|central)-\d{1,2}\Z"))
+def test_a_region_is_accepted_only_where_botocore_lists_sagemaker(region: str) -> None:
+    session = botocore.session.get_session()
+    known = {r for p in session.get_available_partitions()
+             for r in session.get_available_regions("sagemaker", partition_name=p)}
+    if region in known:
+        assert check_region(region) == region
+    else:
+        with pytest.raises(ValueError, match="is not an AWS region"):
+            check_region(region)
+
+
+@pytest.mark.parametrize("expr", ["cron(0 2 30 2 ? *)", "cron(0 2 31 APR,JUN,SEP,NOV ? *)",
+                                  "cron(0 2 30,31 FEB ? *)"])
+def test_a_cron_on_days_its_months_lack_never_fires_and_is_rejected(expr: str) -> None:
+    with pytest.raises(ValueError, match="never fires"):
+        check_schedule_expression(expr)
+
+
+@pytest.mark.parametrize("expr", ["cron(0 2 29 FEB ? *)", "cron(0 2 31 * ? *)", "cron(0 2 31 JAN,APR ? *)"])
+def test_a_cron_with_one_real_day_is_kept(expr: str) -> None:
+    assert check_schedule_expression(expr) == expr

@@ -16,11 +16,13 @@ from infra.profiles.validators import (
     ENVIRONMENTS,
     check_bucket_prefix,
     check_cidr,
+    check_fargate_size,
     check_rds_instance_class,
     check_region,
     check_sagemaker_instance_type,
     check_schedule_expression,
     check_timezone,
+    check_training_instance_type,
 )
 from infra.profiles.wording import did_you_mean
 from infra.runtime.abtest.policy import GuardrailPolicy
@@ -123,7 +125,9 @@ class MlflowOnEcs(Strict):
         None, description="Container image; default: the stack's ECR repository 'mlflow' at mlflow_version"
     )
     cpu: Literal[256, 512, 1024, 2048, 4096] = 1024
-    memory_mib: int = Field(2048, ge=512, le=30720)
+    memory_mib: int = Field(2048, ge=512, le=30720, description="Task memory; Fargate allows per cpu value: "
+                            "256: 512, 1024, 2048; 512: 1024-4096; 1024: 2048-8192; 2048: 4096-16384; "
+                            "4096: 8192-30720 (steps of 1024)")
     desired_count: int = Field(2, ge=0, le=10)
     certificate_arn: str | None = Field(
         None,
@@ -142,6 +146,13 @@ class MlflowOnEcs(Strict):
     rotate_admin_password: bool = protective(True, "the MLflow admin password is never rotated")
     admin_password_rotation_days: int = Field(30, ge=1, le=365, description="Days between rotations")
     database: TrackingDatabase = Field(default_factory=TrackingDatabase)
+
+    @field_validator("memory_mib")
+    @classmethod
+    def _fargate_size(cls, memory_mib: int, info: ValidationInfo) -> int:
+        if "cpu" in info.data:
+            check_fargate_size(info.data["cpu"], memory_mib)
+        return memory_mib
 
     @model_validator(mode="after")
     def _tls(self, info: ValidationInfo) -> MlflowOnEcs:
@@ -199,7 +210,7 @@ class SageMakerPipelineTraining(Strict):
         "a new image is a new tag, never 'latest'",
     )
 
-    _check_type = field_validator("instance_type")(check_sagemaker_instance_type)
+    _check_type = field_validator("instance_type")(check_training_instance_type)
     _check_schedule = field_validator("schedule")(check_schedule_expression)
 
     @field_validator("image_tag")

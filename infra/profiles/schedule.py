@@ -82,12 +82,39 @@ def parse(text: str) -> ScheduleExpression:
             raise ValueError(f"cron needs 6 fields ({' '.join(CRON_FIELDS)}), got {len(fields)}")
         if (fields[2] == "?") == (fields[4] == "?"):
             raise ValueError("cron needs '?' in exactly one of day-of-month and day-of-week")
+        _check_days_exist(fields[2], fields[3])
         try:
             cron = AwsCroniter(" ".join(fields))
         except Exception as exc:  # aws-croniter raises its own classes, and a few plain ones on odd input
             raise ValueError(f"cron is not valid: {_croniter_message(exc)}") from None
         return ScheduleExpression(value, "cron", cron=cron)
     raise ValueError(f"{value!r} is not a schedule expression: use rate(...), cron(...) or at(...)")
+
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February counts its leap day
+
+
+def _check_days_exist(day_of_month: str, month: str) -> None:
+    """Reject a cron whose listed days of the month fall in none of its listed months (30 FEB): it never fires.
+
+    Only plain lists of numbers (and month names) are judged; ranges, steps, L and W always have a day.
+    """
+    if not re.fullmatch(r"\d{1,2}(,\d{1,2})*", day_of_month):
+        return
+    if month == "*":
+        months = list(range(1, 13))
+    elif re.fullmatch(r"(\d{1,2}|[A-Za-z]{3})(,(\d{1,2}|[A-Za-z]{3}))*", month):
+        months = [int(m) if m.isdigit() else _MONTHS.index(m.upper()) + 1 if m.upper() in _MONTHS else 0
+                  for m in month.split(",")]
+        if not all(1 <= m <= 12 for m in months):
+            return  # aws-croniter names the bad month
+    else:
+        return
+    days = [int(d) for d in day_of_month.split(",")]
+    if days and all(d > _MONTH_DAYS[m - 1] for d in days for m in months):
+        names = ", ".join(_MONTHS[m - 1] for m in months)
+        raise ValueError(f"cron never fires: day {day_of_month} does not exist in {names}")
 
 
 def _croniter_message(exc: Exception) -> str:

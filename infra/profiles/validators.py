@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import botocore.session
 
 from infra.profiles.schedule import parse as parse_schedule
 from infra.profiles.wording import did_you_mean
@@ -42,12 +46,22 @@ def check_cidr(value: str) -> str:
 
 
 _PRIVATE = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+
+
+@cache
+def aws_regions() -> frozenset[str]:
+    """Regions in which SageMaker runs, in every AWS partition, from botocore's endpoint data (the pinned
+    botocore's `endpoints.json`): a region newer than that data needs a newer botocore."""
+    session = botocore.session.get_session()
+    return frozenset(region for partition in session.get_available_partitions()
+                     for region in session.get_available_regions("sagemaker", partition_name=partition))
 
 
 def check_region(value: str) -> str:
-    if not _REGION.match(value):
-        raise ValueError(f"{value!r} is not an AWS region name such as us-east-1 or eu-central-1")
+    """An AWS region where SageMaker runs (see `aws_regions`); a near miss gets a did-you-mean."""
+    if value not in aws_regions():
+        hint = did_you_mean(value, aws_regions()) or "; for example us-east-1 or eu-central-1"
+        raise ValueError(f"{value!r} is not an AWS region with SageMaker{hint}")
     return value
 
 
@@ -76,6 +90,40 @@ def check_sagemaker_instance_type(value: str) -> str:
     if not _SAGEMAKER_TYPE.match(value):
         raise ValueError(f"{value!r} is not a SageMaker instance type (for example ml.m5.large)")
     return value
+
+
+# Burstable families serve notebooks and small endpoints; SageMaker training jobs reject them
+# ("Instance type ml.t3.medium is not supported for training", the CreateTrainingJob ResourceConfig list).
+_NOT_FOR_TRAINING = ("ml.t2.", "ml.t3.", "ml.t4g.")
+
+
+def check_training_instance_type(value: str) -> str:
+    """A SageMaker instance type a training job accepts: not a burstable (t2, t3, t4g) type."""
+    check_sagemaker_instance_type(value)
+    if value.startswith(_NOT_FOR_TRAINING):
+        raise ValueError(f"{value!r} is burstable: SageMaker training jobs do not run on t2, t3 or t4g "
+                         "instances; for example ml.m5.xlarge")
+    return value
+
+
+# Fargate task sizes (ECS developer guide, "Task CPU and memory"): memory MiB allowed for each CPU value.
+FARGATE_MEMORY_MIB: dict[int, Sequence[int]] = {
+    256: (512, 1024, 2048),
+    512: range(1024, 4096 + 1, 1024),
+    1024: range(2048, 8192 + 1, 1024),
+    2048: range(4096, 16384 + 1, 1024),
+    4096: range(8192, 30720 + 1, 1024),
+}
+
+
+def check_fargate_size(cpu: int, memory_mib: int) -> None:
+    """Raise ValueError unless (cpu units, memory MiB) is a Fargate task size (`FARGATE_MEMORY_MIB`)."""
+    allowed = FARGATE_MEMORY_MIB[cpu]
+    if memory_mib not in allowed:
+        listed = (f"{allowed.start} to {allowed.stop - 1} in steps of {allowed.step}" if isinstance(allowed, range)
+                  else ", ".join(str(m) for m in allowed))
+        raise ValueError(f"Fargate has no task with cpu {cpu} and memory_mib {memory_mib}: with cpu {cpu}, "
+                         f"memory_mib is {listed}")
 
 
 def check_rds_instance_class(value: str) -> str:

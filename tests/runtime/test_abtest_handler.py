@@ -24,7 +24,8 @@ ENDPOINT = "ab-endpoint"
 BUCKET = "mlops-decisions"
 PREFIX = "abtest"
 NAMESPACE = "MLOpsGen/ABTest"
-NOW = datetime.now(UTC).replace(microsecond=0)
+# A fixed instant: the test must not depend on the wall clock (moto keeps any timestamp it is given).
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 class FlakySageMaker:

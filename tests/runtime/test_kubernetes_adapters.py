@@ -207,7 +207,7 @@ def test_kserve_adapter_rereads_after_a_conflict_and_rejects_unknown_variants(ku
 def test_guardrail_rollback_sets_the_challenger_to_zero_through_kserve(
     kube: FakeKubernetes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # fixed: no dependence on the wall clock
     kube.put(GRAPH_PATH, splitter(90, 10))
     with mock_aws():
         s3, sns, sqs = boto3.client("s3"), boto3.client("sns"), boto3.client("sqs")
