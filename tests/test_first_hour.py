@@ -141,8 +141,8 @@ def test_a_bad_region_in_a_stack_file_is_blamed_on_the_stack_file(tmp_path: Path
                   "config:\n  mlopsgen:profile: mlflow-sagemaker\n  aws:region: moon-base-1\n")
     code, out = run("validate", str(stack))
     assert code == 2
-    assert errors(out) == [f"{stack}:3: aws:region: 'moon-base-1' is not an AWS region name such as us-east-1 "
-                           "or eu-central-1"]
+    assert errors(out) == [f"{stack}:3: aws:region: 'moon-base-1' is not an AWS region with SageMaker; for "
+                           "example us-east-1 or eu-central-1"]
 
 
 def test_an_unknown_environment_names_its_line(tmp_path: Path) -> None:
