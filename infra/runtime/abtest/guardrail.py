@@ -25,7 +25,6 @@ from typing import Annotated, Self
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import stats
 
 from infra.runtime.abtest import sequential
 from infra.runtime.abtest.policy import GuardrailPolicy, RollbackRule, SrmTest
@@ -213,6 +212,8 @@ def sample_ratio_p_value(
     if total == 0:
         return 1.0
     if test is SrmTest.CHI_SQUARE:
+        from scipy import stats  # on first use: see sequential.mixture_boundary
+
         expected = np.array([1.0 - treatment_share, treatment_share]) * total
         result = stats.chisquare([control_visitors, treatment_visitors], f_exp=expected)
         return float(result.pvalue)

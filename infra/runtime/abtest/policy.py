@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from scipy import stats
 
 
 class RollbackRule(StrEnum):
@@ -131,6 +130,8 @@ def required_visitors_per_arm(baseline: float, relative_drop: float, *, alpha: f
         raise ValueError("baseline and relative_drop must be in (0, 1)")
     p1 = baseline
     p2 = baseline * (1.0 - relative_drop)
+    from scipy import stats  # on first use: see sequential.mixture_boundary
+
     z = stats.norm.ppf(1.0 - alpha) + stats.norm.ppf(power)
     n = z * z * (p1 * (1.0 - p1) + p2 * (1.0 - p2)) / (p1 - p2) ** 2
     return math.ceil(n)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
@@ -99,6 +98,9 @@ def mixture_boundary(variance: ArrayLike, tau: float, alpha: float) -> FloatArra
     k = tau * tau / v
     rhs = np.log(1.0 / alpha) - np.log(2.0) + 0.5 * np.log1p(k)
     flat_rhs = np.atleast_1d(rhs).ravel()
+    # scipy on first use, as in infra.runtime.drift.stats: a profile (through GuardrailPolicy) and every cold
+    # start import this package, and scipy costs about half a second.
+    from scipy import optimize, special
 
     def f(c: FloatArray) -> FloatArray:
         return np.asarray(0.5 * c * c + special.log_ndtr(c) - flat_rhs, dtype=np.float64)
@@ -150,6 +152,8 @@ def srm_p_value(
     n_b = np.asarray(treatment_visitors, dtype=np.float64)
     a = concentration * treatment_share
     b = concentration * (1.0 - treatment_share)
+    from scipy import special  # on first use: see mixture_boundary
+
     log_bf = (
         special.betaln(a + n_b, b + n_a)
         - special.betaln(a, b)
