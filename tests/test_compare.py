@@ -14,11 +14,22 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.cli.main import app
-from infra.cost.catalog import load_catalog
-from infra.cost.compare import Comparison, Sweep, _crossovers, compare, score, synthesize, with_model_count
+from infra.cost.catalog import Catalog, load_catalog
+from infra.cost.compare import (
+    Comparison,
+    Sweep,
+    Synthesized,
+    _crossovers,
+    compare,
+    score,
+    synthesize,
+    with_model_count,
+)
+from infra.cost.costing import price_stack
 from infra.cost.estimate import CATEGORIES
 from infra.cost.report import render
-from infra.cost.scenario import load_scenario
+from infra.cost.scenario import Scenario, load_scenario
+from infra.offline.graph import ResourceGraph, ResourceRecord
 from infra.profiles.loader import builtin_profiles
 
 STARTUP = load_scenario("startup")
@@ -28,8 +39,13 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def comparison() -> Comparison:
-    return compare(synthesize(STARTUP), STARTUP, load_catalog())
+def synthesized() -> Synthesized:
+    return synthesize(STARTUP)
+
+
+@pytest.fixture(scope="module")
+def comparison(synthesized: Synthesized) -> Comparison:
+    return compare(synthesized, STARTUP, load_catalog())
 
 
 def test_compare_json_gives_every_figure_per_profile(tmp_path: Path) -> None:
@@ -90,6 +106,45 @@ def test_sensitivity_moves_the_total_the_right_way(comparison: Comparison) -> No
     assert (low, high) == (pytest.approx(base - hours * 50, abs=0.01), pytest.approx(base + hours * 100, abs=0.01))
     if len(comparison.costs) == 1:
         assert all(s.flip is None for s in comparison.sensitivity)
+
+
+def _winner_from_scratch(graphs: dict[str, ResourceGraph], scenario: Scenario, catalog: Catalog) -> str:
+    """Every criterion priced afresh (the scenario, and at 50 models), then the weighted score."""
+    values = {}
+    for name, graph in graphs.items():
+        cost = price_stack(graph, scenario, catalog, "us-east-1")
+        top = price_stack(graph, with_model_count(scenario, 50), catalog, "us-east-1").estimate.total
+        values[name] = {"cost": cost.estimate.total, "learning_curve": cost.complexity.person_weeks,
+                        "operating_burden": cost.complexity.burden_hours, "scalability": top}
+    scores = score(values, scenario.weights.model_dump())
+    return max(scores, key=lambda p: (scores[p]["total"], p))
+
+
+def test_sensitivity_flips_where_pricing_afresh_flips(synthesized: Synthesized) -> None:
+    """Against a bare EKS cluster (little to pay, much to run), the recommendation turns at an engineer cost and
+    at an instance price; at each reported value, pricing from scratch gives the new winner, and 1% of the way
+    back towards the base still the old one (every criterion re-evaluated, the cost at 50 models included)."""
+    eks = ResourceGraph(stack="prod", profile="eks", environment="prod", resources=[ResourceRecord(
+        type="aws:eks/cluster:Cluster", name="eks-cluster", parent="cluster", inputs={"tags": {"capability": "x"}})])
+    graphs = {**synthesized.graphs, "eks": eks}
+    catalog = load_catalog()
+    result = compare(Synthesized(graphs, {p: "us-east-1" for p in graphs}, {}), STARTUP, catalog)
+    by_name = {s.variable: s for s in result.sensitivity}
+    m5 = "aws.sagemaker.hosting.ml.m5.large"
+    probes = {
+        "engineer_hourly_cost": (STARTUP.engineer_hourly_cost,
+                                 lambda v: (STARTUP.model_copy(update={"engineer_hourly_cost": v}), catalog)),
+        f"price {m5}": (float(catalog.prices[m5].price or 0),
+                        lambda v: (STARTUP, catalog.with_price(m5, Decimal(str(v))))),
+    }
+    for variable, (base, apply) in probes.items():
+        flip = by_name[variable]
+        assert flip.flip_value is not None, variable
+        assert _winner_from_scratch(graphs, *apply(base)) == result.recommended
+        assert _winner_from_scratch(graphs, *apply(flip.flip_value)) != result.recommended
+        assert flip.flip and flip.flip.endswith(_winner_from_scratch(graphs, *apply(flip.flip_value)))
+        back = flip.flip_value - (flip.flip_value - base) * 0.01
+        assert _winner_from_scratch(graphs, *apply(back)) == result.recommended, variable
 
 
 def test_committed_reports_are_current(comparison: Comparison) -> None:

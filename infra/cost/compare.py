@@ -18,10 +18,11 @@ from typing import Any
 
 from infra.cost.catalog import Catalog
 from infra.cost.costing import StackCost, price_stack
-from infra.cost.estimate import CATEGORIES, cents, dec
+from infra.cost.estimate import CATEGORIES, cents, dec, layout
 from infra.cost.scenario import ModelUsage, Scenario
 from infra.errors import UserError
 from infra.offline.graph import ResourceGraph
+from infra.offline.runtime import gc_paused
 
 MODEL_COUNTS = (1, 2, 3, 5, 8, 10, 15, 20, 30, 40, 50)
 REQUEST_TOTALS = tuple(int(10 ** (e / 2)) for e in range(8, 19))  # 1e4 .. 1e9 a month, half decades
@@ -80,11 +81,13 @@ class Sensitivity:
     low: str
     high: str
     totals: dict[str, tuple[float, float]]  # profile -> (total at low, total at high)
-    flip: str | None  # e.g. "engineer_hourly_cost = $180.00: vertex-managed"
+    flip: str | None  # e.g. "$180.00: vertex-managed"
+    flip_value: float | None = None  # the value shown in `flip`
 
     def to_json(self) -> dict[str, Any]:
         return {"variable": self.variable, "base": self.base, "low": self.low, "high": self.high,
-                "monthly_usd_at_low_high": {k: list(v) for k, v in self.totals.items()}, "flips_at": self.flip}
+                "monthly_usd_at_low_high": {k: list(v) for k, v in self.totals.items()}, "flips_at": self.flip,
+                "flip_value": self.flip_value}
 
 
 @dataclass
@@ -103,9 +106,6 @@ class Comparison:
     @property
     def recommended(self) -> str:
         return self.ranking[0]
-
-    def criteria(self, profile: str) -> dict[str, float]:
-        return {k: float(v) for k, v in _criteria(self.costs[profile], self.sweeps, profile).items()}
 
     def to_json(self) -> dict[str, Any]:
         profiles: dict[str, Any] = {}
@@ -139,17 +139,16 @@ class Comparison:
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
-def _criteria(cost: StackCost, sweeps: list[Sweep], profile: str) -> dict[str, Decimal]:
-    models = next(s for s in sweeps if s.name == "models")
-    return {
-        "cost": cost.estimate.total,
-        "learning_curve": cost.complexity.person_weeks,
-        "operating_burden": cost.complexity.burden_hours,
-        "scalability": dec(models.series[profile][-1]),
-    }
+Values = dict[str, dict[str, Decimal]]  # profile -> criterion -> value (lower is better)
 
 
-def score(values: dict[str, dict[str, Decimal]], weights: dict[str, float]) -> dict[str, dict[str, float]]:
+def _criteria(cost: StackCost, at_top: Decimal) -> dict[str, Decimal]:
+    """A profile's criteria: monthly cost, onboarding person-weeks, operating hours, cost at the models sweep's top."""
+    return {"cost": cost.estimate.total, "learning_curve": cost.complexity.person_weeks,
+            "operating_burden": cost.complexity.burden_hours, "scalability": at_top}
+
+
+def score(values: Values, weights: dict[str, float]) -> dict[str, dict[str, float]]:
     """Per profile and criterion best/value (1 = best; 0 values score 1), plus the weighted total."""
     total_weight = sum(weights.values())
     out: dict[str, dict[str, float]] = {p: {} for p in values}
@@ -162,12 +161,10 @@ def score(values: dict[str, dict[str, Decimal]], weights: dict[str, float]) -> d
     return out
 
 
-def _winner(costs: dict[str, StackCost], scenario: Scenario, top_models: dict[str, Decimal]) -> str:
-    values = {p: {"cost": c.estimate.total, "learning_curve": c.complexity.person_weeks,
-                  "operating_burden": c.complexity.burden_hours, "scalability": top_models[p]}
-              for p, c in costs.items()}
-    scores = score(values, scenario.weights.model_dump())
-    return max(scores, key=lambda p: (scores[p]["total"], p))
+def rank(values: Values, weights: dict[str, float]) -> list[str]:
+    """Profiles best first by weighted score (ties by name)."""
+    scores = score(values, weights)
+    return sorted(scores, key=lambda p: (-scores[p]["total"], p))
 
 
 def _crossovers(sweep: Sweep) -> list[dict[str, Any]]:
@@ -190,20 +187,25 @@ def _crossovers(sweep: Sweep) -> list[dict[str, Any]]:
 
 
 class Comparator:
-    """Holds each profile's graph (synthesized once) and prices it for any scenario and catalog."""
+    """Holds each profile's graph (synthesized once, laid out once) and prices it for any scenario and catalog."""
 
     def __init__(self, graphs: dict[str, ResourceGraph], catalog: Catalog, regions: dict[str, str]) -> None:
-        self.graphs = graphs
+        self.layouts = {p: layout(g) for p, g in graphs.items()}
         self.catalog = catalog
         self.regions = regions
         self.ceilings: dict[str, float] = {}  # profile -> first swept traffic whose peak exceeds max capacity
         self.pricings = 0  # graphs priced (each synthesized once)
 
     def price(self, scenario: Scenario, catalog: Catalog | None = None) -> dict[str, StackCost]:
-        self.pricings += len(self.graphs)
+        self.pricings += len(self.layouts)
         return {p: price_stack(g, scenario, catalog or self.catalog, self.regions.get(p))
-                for p, g in self.graphs.items()}
+                for p, g in self.layouts.items()}
 
+    def values(self, scenario: Scenario, catalog: Catalog | None = None) -> tuple[dict[str, StackCost], Values]:
+        """The scenario's costs, and every profile's criteria (which prices it again at the models sweep's top)."""
+        costs = self.price(scenario, catalog)
+        top = self.price(with_model_count(scenario, MODEL_COUNTS[-1]), catalog)
+        return costs, {p: _criteria(c, top[p].estimate.total) for p, c in costs.items()}
 
     def sweeps(self, scenario: Scenario, progress: Progress) -> list[Sweep]:
         sweeps = []
@@ -214,8 +216,8 @@ class Comparator:
             ("team", "team size (data scientists); total cost of ownership incl. onboarding", TEAM_SIZES,
              lambda n: scenario.model_copy(update={"team_size": int(n)}), True),
         ):
-            progress(f"sweep {name}: {len(xs)} points x {len(self.graphs)} profiles")
-            series: dict[str, list[float]] = {p: [] for p in self.graphs}
+            progress(f"sweep {name}: {len(xs)} points x {len(self.layouts)} profiles")
+            series: dict[str, list[float]] = {p: [] for p in self.layouts}
             for x in xs:
                 sc = edit(x)
                 for p, c in self.price(sc).items():
@@ -228,44 +230,74 @@ class Comparator:
             sweeps.append(sweep)
         return sweeps
 
-    def sensitivity(self, scenario: Scenario, costs: dict[str, StackCost], top_models: dict[str, Decimal],
-                    recommended: str, progress: Progress) -> list[Sensitivity]:
-        """One assumption at a time, low and high; where two or more profiles are compared, the value at
-        which the recommendation changes (bisection between the base and the end that changes it)."""
+    def sensitivity(self, scenario: Scenario, costs: dict[str, StackCost], recommended: str,
+                    progress: Progress) -> list[Sensitivity]:
+        """One assumption at a time, low and high; where two or more profiles are compared, the value at which
+        the recommendation changes (bisection between the base and the end that changes it).
+
+        Every criterion is re-evaluated at each probed value, the cost at the models sweep's top included. A
+        price, the engineer cost and the spot saving move every cost linearly (quantity x price; hours x rate;
+        billed hours x (1 - saving)) and no complexity figure, so for them the criteria at any value are
+        interpolated exactly from the two ends; traffic and team size are priced at every probe."""
         variables = _variables(scenario, costs, self.catalog)
         progress(f"sensitivity: {len(variables)} assumptions")
+        weights = scenario.weights.model_dump()
         out = []
-        for label, base, low, high, fmt, apply in variables:
-            totals: dict[str, list[float]] = {p: [] for p in self.graphs}
-            for value in (low, high):
-                sc, cat = apply(value)
-                for p, c in self.price(sc, cat).items():
-                    totals[p].append(round(float(c.estimate.total), 2))
-            flip = None
-            if len(self.graphs) > 1:
-                flip = self._flip(base, low, high, apply, recommended, top_models, fmt)
-            out.append(Sensitivity(label, fmt(base), fmt(low), fmt(high),
-                                   {p: (v[0], v[1]) for p, v in totals.items()}, flip))
+        for var in variables:
+            ends = {}
+            for value in (var.low, var.high):
+                ends[value] = self.values(*var.apply(value))
+            totals = {p: (round(float(ends[var.low][0][p].estimate.total), 2),
+                          round(float(ends[var.high][0][p].estimate.total), 2)) for p in self.layouts}
+
+            def at(value: float, var: Variable = var, ends: dict[float, tuple[Any, Values]] = ends) -> Values:
+                if value in ends:
+                    return ends[value][1]
+                if var.linear:
+                    return _interpolate(ends[var.low][1], ends[var.high][1], var.low, var.high, value)
+                return self.values(*var.apply(value))[1]
+
+            def winner(value: float, at: Callable[[float], Values] = at) -> str:
+                return rank(at(value), weights)[0]
+
+            flip = _flip(var, recommended, winner) if len(self.layouts) > 1 else None
+            out.append(Sensitivity(var.label, var.fmt(var.base), var.fmt(var.low), var.fmt(var.high), totals,
+                                   f"{var.fmt(flip[0])}: {flip[1]}" if flip else None, flip[0] if flip else None))
         return out
 
-    def _flip(self, base: float, low: float, high: float, apply: Callable[[float], tuple[Scenario, Catalog]],
-              recommended: str, top_models: dict[str, Decimal], fmt: Callable[[float], str]) -> str | None:
-        def winner(value: float) -> str:
-            sc, cat = apply(value)
-            return _winner(self.price(sc, cat), sc, top_models)
 
-        for end in (low, high):
-            if winner(end) == recommended:
-                continue
-            a, b = base, end
-            for _ in range(10):
-                mid = (a + b) / 2
-                a, b = (mid, b) if winner(mid) == recommended else (a, mid)
-            return f"{fmt(b)}: {winner(b)}"
-        return None
+def _interpolate(low: Values, high: Values, x0: float, x1: float, x: float) -> Values:
+    """Criteria at x on the straight line through their values at x0 and x1 (exact where they are affine in x)."""
+    t = (dec(x) - dec(x0)) / (dec(x1) - dec(x0))
+    return {p: {k: v + (high[p][k] - v) * t for k, v in low[p].items()} for p in low}
 
 
-Variable = tuple[str, float, float, float, Callable[[float], str], Callable[[float], tuple[Scenario, Catalog]]]
+def _flip(var: Variable, recommended: str, winner: Callable[[float], str]) -> tuple[float, str] | None:
+    """(value, new winner): where the recommendation changes between the base and the first end whose winner is
+    not `recommended` (20 halvings when interpolated, 8 when each probe is priced: within 1/256 of the way)."""
+    for end in (var.low, var.high):
+        if winner(end) == recommended:
+            continue
+        a, b = var.base, end
+        for _ in range(20 if var.linear else 8):
+            mid = (a + b) / 2
+            a, b = (mid, b) if winner(mid) == recommended else (a, mid)
+        return b, winner(b)
+    return None
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One assumption probed: its base, low and high values, how to show one, how to apply one (the scenario
+    and catalog it gives), and whether every cost is affine in it (see `Comparator.sensitivity`)."""
+
+    label: str
+    base: float
+    low: float
+    high: float
+    fmt: Callable[[float], str]
+    apply: Callable[[float], tuple[Scenario, Catalog]]
+    linear: bool
 
 
 def _variables(scenario: Scenario, costs: dict[str, StackCost], catalog: Catalog) -> list[Variable]:
@@ -276,15 +308,15 @@ def _variables(scenario: Scenario, costs: dict[str, StackCost], catalog: Catalog
         return scenario.model_copy(update=changes), catalog
 
     traffic = sum(m.inference.requests_per_month for m in scenario.models)
-    out: list[Variable] = [
-        ("engineer_hourly_cost", scenario.engineer_hourly_cost, scenario.engineer_hourly_cost * 0.5,
-         scenario.engineer_hourly_cost * 2, money, lambda v: scaled(engineer_hourly_cost=v)),
-        ("requests_per_month (all models)", traffic, traffic / 10, traffic * 10, "{:,.0f}".format,
-         lambda v: (with_requests(scenario, v), catalog)),
-        ("spot_saving", scenario.assumptions.spot_saving, 0.0, 0.9, "{:.0%}".format,
-         lambda v: scaled(assumptions=scenario.assumptions.model_copy(update={"spot_saving": v}))),
-        ("team_size", scenario.team_size, 1, max(30, scenario.team_size * 3), "{:.0f}".format,
-         lambda v: scaled(team_size=max(1, round(v)))),
+    out = [
+        Variable("engineer_hourly_cost", scenario.engineer_hourly_cost, scenario.engineer_hourly_cost * 0.5,
+                 scenario.engineer_hourly_cost * 2, money, lambda v: scaled(engineer_hourly_cost=v), True),
+        Variable("requests_per_month (all models)", traffic, traffic / 10, traffic * 10, "{:,.0f}".format,
+                 lambda v: (with_requests(scenario, v), catalog), False),
+        Variable("spot_saving", scenario.assumptions.spot_saving, 0.0, 0.9, "{:.0%}".format,
+                 lambda v: scaled(assumptions=scenario.assumptions.model_copy(update={"spot_saving": v})), True),
+        Variable("team_size", scenario.team_size, 1, max(30, scenario.team_size * 3), "{:.0f}".format,
+                 lambda v: scaled(team_size=max(1, round(v))), False),
     ]
     weight: dict[str, Decimal] = {}
     for cost in costs.values():
@@ -294,8 +326,8 @@ def _variables(scenario: Scenario, costs: dict[str, StackCost], catalog: Catalog
     for price_id in sorted(weight, key=lambda k: (-weight[k], k))[:6]:
         price = catalog.prices[price_id].price
         assert price is not None
-        out.append((f"price {price_id}", float(price), float(price) * 0.5, float(price) * 2, "${:g}".format,
-                    _price_change(scenario, catalog, price_id)))
+        out.append(Variable(f"price {price_id}", float(price), float(price) * 0.5, float(price) * 2, "${:g}".format,
+                            _price_change(scenario, catalog, price_id), True))
     return out
 
 
@@ -333,19 +365,22 @@ def _price_change(scenario: Scenario, catalog: Catalog, price_id: str) -> Callab
 def compare(synthesized: Synthesized, scenario: Scenario, catalog: Catalog,
             progress: Progress = lambda _: None) -> Comparison:
     """Price every graph for the scenario, sweep, probe the assumptions and rank the profiles."""
+    with gc_paused():  # hundreds of pricings: see gc_paused
+        return _compare(synthesized, scenario, catalog, progress)
+
+
+def _compare(synthesized: Synthesized, scenario: Scenario, catalog: Catalog, progress: Progress) -> Comparison:
     graphs, missing = synthesized.graphs, synthesized.missing
     if not graphs:
         raise UserError.single(scenario.name, "none of the scenario's profiles is built in: nothing to compare",
                                field="profiles")
     comparator = Comparator(graphs, catalog, synthesized.regions)
     progress(f"pricing {len(graphs)} profiles")
-    costs = comparator.price(scenario)
+    costs, values = comparator.values(scenario)
     sweeps = comparator.sweeps(scenario, progress)
-    values = {p: _criteria(c, sweeps, p) for p, c in costs.items()}
     scores = score(values, scenario.weights.model_dump())
-    ranking = sorted(scores, key=lambda p: (-scores[p]["total"], p))
-    top_models = {p: v["scalability"] for p, v in values.items()}
-    sensitivity = comparator.sensitivity(scenario, costs, top_models, ranking[0], progress)
+    ranking = rank(values, scenario.weights.model_dump())
+    sensitivity = comparator.sensitivity(scenario, costs, ranking[0], progress)
     limits = {p: _limits(c, comparator.ceilings.get(p)) for p, c in costs.items()}
     return Comparison(scenario, costs, missing, scores, ranking, _reasons(values, ranking, missing), sweeps,
                       sensitivity, limits, comparator.pricings)
@@ -364,7 +399,7 @@ def _limits(cost: StackCost, ceiling: float | None) -> list[str]:
     return limits
 
 
-def _reasons(values: dict[str, dict[str, Decimal]], ranking: list[str], missing: dict[str, str]) -> list[str]:
+def _reasons(values: Values, ranking: list[str], missing: dict[str, str]) -> list[str]:
     best = ranking[0]
     units = {"cost": ("monthly cost", "${:,.2f}"), "learning_curve": ("onboarding", "{:,.1f} person-weeks"),
              "operating_burden": ("operating burden", "{:,.1f} h a month"),

@@ -2,13 +2,14 @@
 
 Measured: cloud resources, distinct cloud services (provider:module of each type token), components the team
 runs itself, whether Kubernetes is required, IAM roles and policies, and the policy-pack controls a stack must
-keep green (when a policy pack is on the platform). Rubrics are data (``rubrics.yaml``): each rule says what it
-counts, its value, its grade and its source, and a scenario can override any value by rule id.
+keep green (those of ``infra.policy`` that check its resource types). Rubrics are data (``rubrics.yaml``): each
+rule says what it counts, its value, its grade and its source, and a scenario can override any value by rule id.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -91,14 +92,34 @@ class RuleResult:
                 "source": self.rule.source}
 
 
-def apply_rule(rule: Rule, records: list[ResourceRecord], models: int, overrides: dict[str, float]) -> RuleResult:
-    if rule.per == "model":
-        count = models
-    else:
-        hits = sum(1 for r in records if rule.match.hits(r))
-        count = hits if rule.per == "resource" else int(hits > 0)
+Key = tuple[str, str]  # (type token, logical name): all a rule looks at
+
+
+def apply_rule(rule: Rule, hits: int, models: int, overrides: dict[str, float]) -> RuleResult:
+    """`hits`: resources the rule's match hits (copies of a per-model resource counted once per model)."""
+    count = models if rule.per == "model" else hits if rule.per == "resource" else int(hits > 0)
     value = dec(overrides[rule.id]) if rule.id in overrides else dec(rule.value)
     return RuleResult(rule, value, count, rule.id in overrides)
+
+
+@lru_cache(maxsize=4096)
+def _rule_hits(key: Key) -> tuple[bool, ...]:
+    """Whether each rule (operating burden, learning curve, then SaaS, in file order) matches a resource."""
+    rubrics = load_rubrics()
+    record = ResourceRecord(type=key[0], name=key[1], parent=None, inputs={})
+    matches = [rule.match for rule in (*rubrics.operating_burden, *rubrics.learning_curve)]
+    return tuple(m.hits(record) for m in (*matches, *(rule.match for rule in rubrics.saas)))
+
+
+def _hit_counts(counts: Counter[Key]) -> list[int]:
+    """Per rule (the order of `_rule_hits`), the resources it matches."""
+    rubrics = load_rubrics()
+    totals = [0] * (len(rubrics.operating_burden) + len(rubrics.learning_curve) + len(rubrics.saas))
+    for key, n in counts.items():
+        for i, hit in enumerate(_rule_hits(key)):
+            if hit:
+                totals[i] += n
+    return totals
 
 
 @dataclass(frozen=True)
@@ -109,11 +130,12 @@ class Complexity:
     kubernetes: bool
     iam_roles: int
     iam_policies: int
-    policy_controls: int | None
+    policy_controls: int
     burden: list[RuleResult]
     learning: list[RuleResult]
     team_size: int
     platform_engineers: int
+    saas: list[SaasRule]  # subscriptions the resources imply
 
     @property
     def burden_hours(self) -> Decimal:
@@ -149,34 +171,44 @@ def service_of(type_token: str) -> str:
     return f"{provider}:{rest.split('/')[0].split(':')[0]}"
 
 
-def policy_controls() -> int | None:
-    """Controls of the platform's policy pack, when one is installed (``infra.policy``); None otherwise."""
-    try:
-        from infra import policy  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    controls = getattr(policy, "CONTROLS", None)
-    return len(controls) if controls is not None else None
+@lru_cache(maxsize=64)
+def policy_controls(types: frozenset[str]) -> int:
+    """Controls of the policy pack (``infra.policy``) a stack of these resource types must keep green: those
+    checking one of its types, and the stack-wide ones of its clouds."""
+    from infra.policy.registry import controls  # the pack's checks import pulumi_policy: only when measured
+
+    clouds = {t.partition(":")[0] for t in types}
+    return sum(1 for c in controls()
+               if (c.kind == "resource" and types.intersection(c.resource_types))
+               or (c.kind == "stack" and c.cloud in clouds))
 
 
 def measure(records: list[ResourceRecord], scenario: Scenario, models: int) -> Complexity:
     """Complexity of the resources a stack has for the scenario (per-model resources once per model)."""
     rubrics = load_rubrics()
+    counts = Counter((r.type, r.name) for r in records)
+    types = Counter[str]()
+    for (type_token, _), n in counts.items():
+        types[type_token] += n
+    hits = _hit_counts(counts)
+    n_burden, n_learning = len(rubrics.operating_burden), len(rubrics.learning_curve)
     self_run_types = {t for rule in rubrics.operating_burden if rule.id in ("self-run-service", "database")
                       for t in rule.match.types}
     burden_over = scenario.rubrics.operating_burden_hours
     learn_over = scenario.rubrics.learning_curve_weeks
     return Complexity(
         resources=len(records),
-        services=sorted({service_of(r.type) for r in records}),
-        self_run=sum(1 for r in records if r.type in self_run_types),
-        kubernetes=any(r.type.startswith(KUBERNETES_PREFIXES) for r in records),
-        iam_roles=sum(1 for r in records if r.type in IAM_ROLE_TYPES),
-        iam_policies=sum(1 for r in records if r.type in IAM_POLICY_TYPES),
-        policy_controls=policy_controls(),
-        burden=[apply_rule(rule, records, models, burden_over) for rule in rubrics.operating_burden],
-        learning=[apply_rule(rule, records, models, learn_over) for rule in rubrics.learning_curve],
+        services=sorted({service_of(t) for t in types}),
+        self_run=sum(n for t, n in types.items() if t in self_run_types),
+        kubernetes=any(t.startswith(KUBERNETES_PREFIXES) for t in types),
+        iam_roles=sum(n for t, n in types.items() if t in IAM_ROLE_TYPES),
+        iam_policies=sum(n for t, n in types.items() if t in IAM_POLICY_TYPES),
+        policy_controls=policy_controls(frozenset(types)),
+        burden=[apply_rule(rule, hits[i], models, burden_over) for i, rule in enumerate(rubrics.operating_burden)],
+        learning=[apply_rule(rule, hits[n_burden + i], models, learn_over)
+                  for i, rule in enumerate(rubrics.learning_curve)],
         team_size=scenario.team_size, platform_engineers=scenario.platform_engineers,
+        saas=[rule for i, rule in enumerate(rubrics.saas) if hits[n_burden + n_learning + i]],
     )
 
 
@@ -186,7 +218,7 @@ def burden_lines(c: Complexity) -> list[tuple[str, str, Decimal]]:
     return [(r.rule.id, SHARED, r.total) for r in c.burden if r.total]
 
 
-def saas_lines(records: list[ResourceRecord], scenario: Scenario) -> list[tuple[str, str, Decimal]]:
-    seats = Decimal(scenario.team_size + scenario.platform_engineers)
-    return [(rule.product, rule.price, seats) for rule in load_rubrics().saas
-            if any(rule.match.hits(r) for r in records)]
+def saas_lines(c: Complexity) -> list[tuple[str, str, Decimal]]:
+    """(product, price id, seats) of the subscriptions the stack implies; seats = team plus platform engineers."""
+    seats = Decimal(c.team_size + c.platform_engineers)
+    return [(rule.product, rule.price, seats) for rule in c.saas]

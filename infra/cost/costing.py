@@ -7,7 +7,7 @@ from typing import Any
 
 from infra.cost.catalog import Catalog
 from infra.cost.complexity import Complexity, burden_lines, measure, saas_lines
-from infra.cost.estimate import Estimate, estimate_resources, people_and_saas, split_models
+from infra.cost.estimate import Estimate, Layout, estimate_resources, people_and_saas, split_models
 from infra.cost.scenario import ModelUsage, Scenario
 from infra.offline.graph import ResourceGraph
 
@@ -21,12 +21,13 @@ class StackCost:
         return {**self.estimate.to_json(), "complexity": self.complexity.to_json()}
 
 
-def price_stack(graph: ResourceGraph, scenario: Scenario, catalog: Catalog, region: str | None = None) -> StackCost:
-    """Price `graph` (a stack in `region`) for `scenario`: no synthesis here, so a comparison prices one graph
-    many times."""
+def price_stack(graph: ResourceGraph | Layout, scenario: Scenario, catalog: Catalog,
+                region: str | None = None) -> StackCost:
+    """Price `graph` (a stack in `region`; or its `layout`, made once) for `scenario`: no synthesis here, so a
+    comparison prices one graph many times."""
     est = estimate_resources(graph, scenario, catalog, region)
     complexity = measure(est.records, scenario, len(scenario.models))
-    people_and_saas(est, scenario, catalog, burden_lines(complexity), saas_lines(est.records, scenario))
+    people_and_saas(est, scenario, catalog, burden_lines(complexity), saas_lines(complexity))
     return StackCost(est, complexity)
 
 

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from infra.cost.catalog import Catalog
 from infra.cost.scenario import ModelUsage, Scenario
@@ -183,7 +183,31 @@ def split_models(graph: ResourceGraph) -> tuple[list[ResourceRecord], dict[str, 
 
 
 @dataclass(frozen=True)
-class Placed:
+class Layout:
+    """What pricing needs from a graph that no scenario changes: its shared and per-model cloud resources (each
+    in one order) and, per component, the capability its children are tagged with. Made once per graph
+    (`layout`), so a comparison prices one synthesized graph many times without re-reading it."""
+
+    graph: ResourceGraph
+    shared: list[ResourceRecord]
+    models: dict[str, list[ResourceRecord]]
+    parents: dict[str, str]
+
+
+def layout(graph: ResourceGraph) -> Layout:
+    shared, models = split_models(graph)
+    parents: dict[str, str] = {}
+    for r in graph.custom:
+        capability = tag(r, "capability")
+        if capability and r.parent:
+            parents.setdefault(r.parent, capability)
+    # Registration order under the mock runtime is concurrent; prices and reports need one order.
+    return Layout(graph, sorted(shared, key=lambda r: (r.type, r.name)),
+                  {name: sorted(records, key=lambda r: (r.type, r.name)) for name, records in sorted(models.items())},
+                  parents)
+
+
+class Placed(NamedTuple):  # a tuple: a 50-model pricing makes thousands
     """A resource as priced: the graph record, the group it is priced for and that group's usage."""
 
     record: ResourceRecord
@@ -191,13 +215,10 @@ class Placed:
     usage: ModelUsage | None
 
 
-def place(graph: ResourceGraph, scenario: Scenario) -> tuple[list[Placed], list[str]]:
+def place(graph: Layout, scenario: Scenario) -> tuple[list[Placed], list[str]]:
     """Shared resources once, then each scenario model's resources (its own, or copies of a template)."""
-    shared, models = split_models(graph)
-    # Registration order under the mock runtime is concurrent; prices and reports need one order.
-    shared = sorted(shared, key=lambda r: (r.type, r.name))
-    models = {name: sorted(records, key=lambda r: (r.type, r.name)) for name, records in sorted(models.items())}
-    placed = [Placed(r, SHARED, None) for r in shared]
+    models = graph.models
+    placed = [Placed(r, SHARED, None) for r in graph.shared]
     notes: list[str] = []
     if not models:
         notes.append("the graph declares no per-model resources: scenario models add no resources")
@@ -206,8 +227,7 @@ def place(graph: ResourceGraph, scenario: Scenario) -> tuple[list[Placed], list[
     copies = []
     for usage in scenario.models:
         own = usage.name in models
-        for r in models[usage.name if own else template]:
-            placed.append(Placed(r, usage.name, usage))
+        placed += [Placed(r, usage.name, usage) for r in models[usage.name if own else template]]
         if not own:
             copies.append(usage.name)
     if copies:
@@ -232,13 +252,18 @@ class PriceContext:
     region: str | None = None  # where the stack runs; a price read for another region is noted
     parent_capability: dict[str, str] = field(default_factory=dict)  # component -> capability of its children
     seen: set[tuple[Any, ...]] = field(default_factory=set)  # what a pricer counts once per stack
+    by_type: dict[str, list[Placed]] = field(default_factory=dict)  # the placed resources by type token
+
+    def __post_init__(self) -> None:
+        for p in self.placed:
+            self.by_type.setdefault(p.record.type, []).append(p)
 
     @property
     def hours(self) -> Decimal:
         return dec(self.scenario.assumptions.hours_per_month)
 
     def records(self, type_token: str) -> list[Placed]:
-        return [p for p in self.placed if p.record.type == type_token]
+        return self.by_type.get(type_token, [])
 
     def related(self, type_token: str, of: Placed) -> list[Placed]:
         """Resources of a type that can act on `of`: a per-model resource's own model's (and shared ones);
@@ -383,21 +408,17 @@ def people_and_saas(estimate: Estimate, scenario: Scenario, catalog: Catalog, bu
         ))
 
 
-def estimate_resources(graph: ResourceGraph, scenario: Scenario, catalog: Catalog,
+def estimate_resources(graph: ResourceGraph | Layout, scenario: Scenario, catalog: Catalog,
                        region: str | None = None) -> Estimate:
-    """Price every cloud resource of `graph` (in `region`, when known) for `scenario`; no people or SaaS lines
-    (see `people_and_saas`)."""
+    """Price every cloud resource of `graph` (or of its `layout`, made once when one graph is priced many times)
+    in `region`, when known, for `scenario`; no people or SaaS lines (see `people_and_saas`)."""
     _load_pricers()
-    placed, notes = place(graph, scenario)
-    est = Estimate(profile=graph.profile, environment=graph.environment, notes=notes,
+    laid = graph if isinstance(graph, Layout) else layout(graph)
+    placed, notes = place(laid, scenario)
+    est = Estimate(profile=laid.graph.profile, environment=laid.graph.environment, notes=notes,
                    records=[p.record for p in placed])
-    parents: dict[str, str] = {}
-    for r in graph.custom:
-        capability = tag(r, "capability")
-        if capability and r.parent:
-            parents.setdefault(r.parent, capability)
     ctx = PriceContext(scenario=scenario, catalog=catalog, placed=placed, estimate=est, region=region,
-                       parent_capability=parents)
+                       parent_capability=laid.parents)
     for item in placed:
         token = item.record.type
         if token in PRICERS:

@@ -17,6 +17,7 @@ import jinja2
 
 from infra.cost.compare import Comparison, onboarding_monthly
 from infra.cost.estimate import CATEGORIES, cents
+from infra.offline.runtime import gc_paused
 
 TEMPLATES_DIR = Path(str(files("infra.templates").joinpath("compare")))
 COMPARISONS_DIR = Path("comparisons")  # default output: relative to the working directory
@@ -79,12 +80,17 @@ def charts(c: Comparison) -> dict[str, str]:
         low, high = s.totals[best]
         ax.barh(i, low - base, left=base, color="#2ca02c" if low < base else "#d62728")
         ax.barh(i, high - base, left=base, color="#d62728" if high > base else "#2ca02c")
-    ax.set_yticks(range(len(rows)), [f"{s.variable} ({s.low} .. {s.high})" for s in rows], fontsize=7)
+    ax.set_yticks(range(len(rows)), [_plain(f"{s.variable} ({s.low} .. {s.high})") for s in rows], fontsize=7)
     ax.axvline(base, color="black", linewidth=1)
-    ax.set_xlabel(f"{best}: USD a month (base ${base:,.2f})")
+    ax.set_xlabel(_plain(f"{best}: USD a month (base ${base:,.2f})"))
     ax.set_title("Sensitivity: one assumption at a time, low and high")
     out["sensitivity"] = _svg(fig)
     return out
+
+
+def _plain(label: str) -> str:
+    """A label as text: matplotlib reads what stands between two dollar signs ("$50 .. $200") as mathtext."""
+    return label.replace("$", r"\$")
 
 
 def _money(value: Decimal | float) -> str:
@@ -112,12 +118,13 @@ def environment() -> jinja2.Environment:
 
 def render(c: Comparison) -> dict[str, str]:
     """Relative path -> text of every file the report consists of (Markdown, HTML, chart SVGs)."""
-    chart_svgs = charts(c)
-    chart_dir = chart_dir_name(c.scenario.name)
-    env = environment()
-    ctx = context(c, chart_svgs, chart_dir)
-    files = {f"{c.scenario.name}.md": env.get_template("report.md.j2").render(ctx),
-             f"{c.scenario.name}.html": env.get_template("report.html.j2").render(ctx)}
+    with gc_paused():  # matplotlib's and Jinja2's many small objects beside the cloud SDKs': see gc_paused
+        chart_svgs = charts(c)
+        chart_dir = chart_dir_name(c.scenario.name)
+        env = environment()
+        ctx = context(c, chart_svgs, chart_dir)
+        files = {f"{c.scenario.name}.md": env.get_template("report.md.j2").render(ctx),
+                 f"{c.scenario.name}.html": env.get_template("report.html.j2").render(ctx)}
     for name, svg in chart_svgs.items():
         files[f"{chart_dir}/{name}.svg"] = svg
     return files
