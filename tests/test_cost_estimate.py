@@ -118,9 +118,16 @@ def test_cost_cli_json_and_table() -> None:
     data = json.loads(result.output)
     assert data["monthly_total"] == 863.04
     assert {"resource", "component", "quantity", "unit", "unit_price", "monthly_cost", "price"} <= set(data["lines"][0])
-    table = CliRunner().invoke(app, ["cost", "--stack", "dev"])
-    flat = "".join(table.output.split())  # the table wraps to the terminal's width
-    assert table.exit_code == 0 and "unsourcedpriceaws.cloudwatch.dashboard" in flat and "amonth" in flat
+    table = CliRunner().invoke(app, ["cost", "--stack", "dev", "--scenario", str(FIXTURES / "hand.yaml")],
+                               env={"COLUMNS": "80"})
+    flat = "".join(table.output.split())  # notes wrap to the terminal's width
+    assert table.exit_code == 0 and "unsourcedpriceaws.cloudwatch.dashboard" in flat and "$863.04amonth" in flat
+    rows = table.output.splitlines()
+    assert max(map(len, rows)) <= 80
+    # A component's numbers on one row, the quantity rounded: 730/24 daily runs x 30 s x 2 GB = 1,825 GB-seconds;
+    # the A/B controller's 730 requests a month = 0.00073 of the unit (1M requests).
+    assert any(r.split()[-5:] == ["1,825", "GB-second", "$0.0000166667", "$0.03", "B"] for r in rows)
+    assert any(r.split()[-6:] == ["<0.001", "1M", "requests", "$0.2", "$0.00", "B"] for r in rows)
 
 
 def test_cost_diff_between_stacks() -> None:

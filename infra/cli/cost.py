@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from infra.cli.common import check_output_path, console, user_errors, write_atomically
@@ -50,22 +51,37 @@ def _cost_for(spec: StackSpec, scenario: Path | None, catalog: Path | None) -> S
     return price_stack(graph, usage, load_catalog(catalog), spec.body.region)
 
 
+def _quantity(value: Decimal) -> str:
+    """A quantity to read, not to recompute (--json has it exact): whole from 1,000, else 4 significant digits."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return "<0.001" if 0 < abs(value) < Decimal("0.001") else f"{float(value):.4g}"
+
+
 def render(cost: StackCost) -> None:
+    """The breakdown the way Infracost prints one: each resource on its line, its components beneath it, so the
+    table stays readable at 80 columns (numbers never wrap; names wrap within their column)."""
     est = cost.estimate
-    table = Table(title=f"{est.profile} / {est.environment}: {_money(est.total)} a month", show_lines=False)
-    for column, justify in (("resource", "left"), ("component", "left"), ("quantity", "right"), ("unit", "left"),
-                            ("unit price", "right"), ("monthly", "right"), ("grade", "center")):
-        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    table = Table(title=f"{est.profile} / {est.environment}: {_money(est.total)} a month", box=box.SIMPLE_HEAD,
+                  padding=0, show_edge=False, title_justify="left")
+    table.add_column("resource / component", overflow="fold", min_width=16)
+    for column in ("quantity", "unit", "unit price", "monthly"):
+        table.add_column(column, justify="left" if column == "unit" else "right", no_wrap=True, overflow="ellipsis")
+    table.add_column("grade", no_wrap=True)
     groups = [SHARED] + sorted({line.group for line in est.lines} - {SHARED})
     for group in groups:
         lines = [line for line in est.lines if line.group == group]
         if not lines:
             continue
         subtotal = _money(sum((x.monthly for x in lines), Decimal(0)))
-        table.add_row(f"[bold]{group}[/]", "", "", "", "", f"[bold]{subtotal}[/]", "")
+        table.add_row(f"[bold]{group}[/]", "", "", "", f"[bold]{subtotal}[/]", "", end_section=False)
+        resource = None
         for line in lines:
+            if line.resource != resource:
+                resource = line.resource
+                table.add_row(f" {resource}", "", "", "", "", "")
             grade = "[yellow]UNSOURCED[/]" if line.grade == "UNSOURCED" else line.grade
-            table.add_row(f"  {line.resource}", line.component, f"{line.quantity.normalize():,f}", line.unit,
+            table.add_row(f"   {line.component}", _quantity(line.quantity), line.unit,
                           f"${line.unit_price.normalize():f}", _money(line.monthly), grade)
     console.print(table)
     for category, value in est.by_category.items():
