@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from infra.errors import Problem, UserError
@@ -20,6 +19,7 @@ from infra.profiles.model import Profile, ProfileBody
 from infra.profiles.validators import ENVIRONMENTS
 from infra.profiles.wording import describe, did_you_mean
 from infra.project import find_project
+from infra.runtime import yamldoc
 
 PROJECT = "mlopsgen"  # the configuration namespace of stack files (`mlopsgen:profile`), in every project
 PROFILES_DIR = Path(__file__).resolve().parent / "builtin"  # built-in profiles, shipped as package data
@@ -67,47 +67,7 @@ def _compose(path: Path) -> tuple[Any, dict[Path_, int], dict[Path_, str]]:
         raise UserError.single(str(path), f"cannot read file: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise UserError.single(str(path), "not UTF-8 text") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise UserError.single(str(path), f"invalid YAML: {exc.problem}", line=line) from None
-    except yaml.YAMLError as exc:  # a reader error: bytes YAML does not allow
-        raise UserError.single(str(path), f"invalid YAML: {exc}") from None
-    lines: dict[Path_, int] = {}
-    raw: dict[Path_, str] = {}
-
-    def walk(n: yaml.Node, at: Path_) -> None:
-        if isinstance(n, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in n.value:
-                key = key_node.value
-                if key in seen:
-                    dotted = ".".join(str(p) for p in (*at, key))
-                    raise UserError.single(
-                        str(path), "duplicate key", line=key_node.start_mark.line + 1, field=dotted
-                    )
-                seen.add(key)
-                lines[(*at, key)] = key_node.start_mark.line + 1
-                walk(value_node, (*at, key))
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                lines[(*at, i)] = item.start_mark.line + 1
-                walk(item, (*at, i))
-        elif isinstance(n, yaml.ScalarNode):
-            raw[at] = str(n.value)
-
-    if node is not None:
-        walk(node, ())
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:  # constructor errors, e.g. a bad tag
-        line = exc.problem_mark.line + 1 if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark else None
-        problem = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else exc
-        raise UserError.single(str(path), f"invalid YAML: {problem}", line=line) from None
-    except RecursionError:  # nested past Python's stack
-        raise UserError.single(str(path), "invalid YAML: nested too deeply") from None
-    return data, lines, raw
+    return yamldoc.compose(text, str(path))
 
 
 def _sub_lines(lines: dict[Path_, V], prefix: Path_) -> dict[Path_, V]:

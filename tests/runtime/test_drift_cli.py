@@ -87,9 +87,10 @@ def test_table_and_config(files: dict[str, Path], tmp_path: Path) -> None:
         ("missing-current", ["nope.csv", "--current", "file not found"]),
         ("bad-suffix", ["data.xlsx", "--current", ".csv, .tsv, .csv.gz or .parquet"]),
         ("broken-parquet", ["broken.parquet", "--current", "cannot read parquet"]),
-        ("config-field", ["drift.json", "drift_share", "less than or equal to 1"]),
-        ("config-unknown-method", ["drift.json", "features.age.method"]),
-        ("config-syntax", ["drift.json", "not valid JSON or YAML"]),
+        ("config-field", ["drift.json:3: drift_share", "less than or equal to 1"]),
+        ("config-unknown-method", ["drift.json:2: features.age.method"]),
+        ("config-syntax", ["drift.json:2:", "not valid JSON"]),
+        ("config-yaml", ["drift.json:5: features.age.threshold", "greater than 0"]),
         ("missing-config", ["absent.yaml", "cannot read config"]),
     ],
 )
@@ -110,13 +111,16 @@ def test_bad_input_exits_2_naming_file_and_field(
         current = tmp_path / "broken.parquet"
         current.write_bytes(b"not parquet at all")
     elif case == "config-field":
-        config.write_text('{"drift_share": 2}')
+        config.write_text('{\n  "method": "ks",\n  "drift_share": 2\n}')
         extra = ["--config", str(config)]
     elif case == "config-unknown-method":
-        config.write_text('{"features": {"age": {"method": "magic"}}}')
+        config.write_text('{"features":\n  {"age": {"method": "magic"}}}')
         extra = ["--config", str(config)]
     elif case == "config-syntax":
-        config.write_text('{"drift_share": ')
+        config.write_text('{"drift_share":\n ')
+        extra = ["--config", str(config)]
+    elif case == "config-yaml":  # YAML, the line of the bad value's key
+        config.write_text("# drift settings\ndrift_share: 0.5\nfeatures:\n  age:\n    threshold: -1\n")
         extra = ["--config", str(config)]
     elif case == "missing-config":
         extra = ["--config", str(tmp_path / "absent.yaml")]

@@ -15,11 +15,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from infra.errors import Problem, UserError
+from infra.runtime import yamldoc
 from infra.runtime.drift.roles import Role
+from infra.runtime.errors import Problem, UserError
+from infra.runtime.yamldoc import KeyPath
 
 
 class Method(StrEnum):
@@ -168,8 +169,11 @@ def is_drift(method: Method, value: float, threshold: float) -> bool:
     return value >= threshold
 
 
-def parse_config(data: Mapping[str, Any] | None, *, source: str) -> DriftConfig:
-    """Validate a config mapping; every problem names the source and the field."""
+def parse_config(
+    data: Mapping[str, Any] | None, *, source: str, lines: Mapping[KeyPath, int] | None = None
+) -> DriftConfig:
+    """Validate a config mapping; every problem names the source, the field and (given `lines`, the line of
+    each key, as `yamldoc.compose` returns) the line."""
     try:
         return DriftConfig.model_validate(data or {})
     except ValidationError as exc:
@@ -177,7 +181,7 @@ def parse_config(data: Mapping[str, Any] | None, *, source: str) -> DriftConfig:
             [
                 Problem(
                     file=source,
-                    line=None,
+                    line=yamldoc.line_of(dict(lines or {}), tuple(err["loc"])),
                     field=".".join(str(p) for p in err["loc"]) or "(root)",
                     message=err["msg"],
                 )
@@ -191,17 +195,15 @@ def parse_config_text(text: str, *, source: str) -> DriftConfig:
     stripped = text.strip()
     if not stripped:
         return DriftConfig()
-    try:
-        data = json.loads(stripped) if stripped.startswith("{") else yaml.safe_load(stripped)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        line = getattr(exc, "lineno", None)
-        mark = getattr(exc, "problem_mark", None)
-        if line is None and mark is not None:
-            line = mark.line + 1
-        raise UserError.single(source, f"not valid JSON or YAML: {exc}", line=line) from None
+    if stripped.startswith("{"):
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UserError.single(source, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+    data, lines, _ = yamldoc.compose(text, source)
     if not isinstance(data, dict):
-        raise UserError.single(source, "must be a mapping of settings", field="(root)")
-    return parse_config(data, source=source)
+        raise UserError.single(source, "must be a mapping of settings", field="(root)", line=1)
+    return parse_config(data, source=source, lines=lines)
 
 
 def load_config(path: Path) -> DriftConfig:

@@ -19,11 +19,11 @@ from pathlib import Path
 import pyarrow as pa
 from pydantic import ValidationError
 
-from infra.errors import UserError
 from infra.runtime.drift import io
 from infra.runtime.drift.baseline import Baseline, compute_baseline
 from infra.runtime.drift.config import DriftConfig, load_config
 from infra.runtime.drift.dataset import CsvDialect, DatasetSchema
+from infra.runtime.errors import UserError
 
 
 def profile_directory(
