@@ -23,7 +23,8 @@ def build(spec: StackSpec) -> Platform:
     platform = Platform()
     for capability in ORDER:
         config = getattr(spec.body, capability)
-        lookup(capability, kind_of(config, CLOUD))(ctx, config, platform)
+        if config is not None:  # an optional capability the profile does not use
+            lookup(capability, kind_of(config, CLOUD))(ctx, config, platform)
     models: dict[str, Any] = {}
     for name, model_spec in spec.body.models.items():
         model = ModelBuild(scope=ModelScope(name, model_spec, ctx))

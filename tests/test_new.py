@@ -152,7 +152,8 @@ def test_a_wrongly_edited_rendered_profile_reports_what_the_source_tree_reports(
     builtin_dir = tmp_path / "builtin"
     shutil.rmtree(builtin_dir, ignore_errors=True)
     builtin_dir.mkdir()
-    shutil.copy(BUILTIN, builtin_dir / BUILTIN.name)
+    for profile in PROFILES_DIR.glob("*.yaml"):  # validate reads every built-in profile the stacks name
+        shutil.copy(profile, builtin_dir / profile.name)
     _edit(builtin_dir / BUILTIN.name, index, value)
     project = tmp_path / "project"
     shutil.rmtree(project, ignore_errors=True)
@@ -169,7 +170,10 @@ def test_a_wrongly_edited_rendered_profile_reports_what_the_source_tree_reports(
     if in_source.exit_code == 0:
         return  # a value this field accepts: nothing to compare
     assert in_source.exit_code == 2 and "Traceback" not in in_project.output
-    source_errors = _errors(in_source.output.replace("mlflow-sagemaker-", "demo-"), str(builtin_dir / BUILTIN.name))
+    # A file the profile names (a dataset schema) is shown beside the profile in each tree.
+    source_output = in_source.output.replace(str(builtin_dir / BUILTIN.name), "<profile>")
+    source_output = source_output.replace("mlflow-sagemaker-", "demo-").replace(f"{builtin_dir}/", "stacks/profiles/")
+    source_errors = _errors(source_output, "<profile>")
     assert _errors(in_project.output, "stacks/profiles/demo.yaml") == source_errors
     # The edited line, or the line of the mapping that holds it when a check spans several fields.
     lines = [int(m) for m in re.findall(r"stacks/profiles/demo\.yaml:(\d+):", in_project.output)]

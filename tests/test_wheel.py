@@ -25,6 +25,8 @@ from infra.offline.graph import ResourceGraph
 ROOT = Path(__file__).resolve().parents[1]
 DATA_FILES = ("infra/templates/project/Pulumi.yaml.j2", "infra/templates/compare/report.md.j2",
               "infra/profiles/builtin/mlflow-sagemaker.yaml", "infra/profiles/profile.schema.json",
+              "infra/profiles/builtin/wandb-kubeflow.yaml", "infra/components/kubernetes/kubeflow/kustomization.yaml",
+              "infra/offline/schemas/serving.kserve.io_v1beta1_InferenceService.json",
               "infra/runtime/Dockerfile", "infra/runtime/.dockerignore", "infra/runtime/requirements.txt",
               "infra/runtime/bootstrap_model/inference.py")
 

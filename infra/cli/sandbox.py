@@ -92,6 +92,21 @@ def render_recorded(recorded: list[dict[str, str]], out: Console) -> None:
                       highlight=False)
 
 
+def render_kubernetes(result: SandboxResult, out: Console) -> None:
+    """Kubernetes objects are recorded, not applied (no cluster offline): say how each was checked."""
+    upstream = [c for c in result.kubernetes if c.recorded_not_rendered]
+    objects = [c for c in result.kubernetes if not c.recorded_not_rendered]
+    schemas = sorted({c.checked_against.split(" (")[0] for c in objects})
+    out.print(Text(f"\nKubernetes, recorded with full manifests, not applied ({len(objects)} objects): each checked "
+                   "against its schema and the workload-safety rules.", style="bold"))
+    out.print(Padding(Text(f"Schemas: {'; '.join(schemas)}", style="dim"), (0, 0, 0, 2)), highlight=False)
+    out.print(Text(f"Upstream installs recorded, not rendered ({len(upstream)}): only their pinned versions and the "
+                   "project's own overlay are checked.", style="bold"))
+    for check in upstream:
+        out.print(Padding(Text.assemble((check.kind, "cyan"), "  ", check.name, "  ", (check.checked_against, "dim")),
+                          (0, 0, 0, 4)), highlight=False)
+
+
 def _summary(result: SandboxResult, selection: str) -> None:
     graph = result.graph
     console.print(Text.assemble(
@@ -100,6 +115,8 @@ def _summary(result: SandboxResult, selection: str) -> None:
         f"{len(result.recorded)} recorded, not emulated ({result.coverage:.0%} emulated)."))
     if result.recorded:
         render_recorded(result.recorded, console)
+    if result.kubernetes:
+        render_kubernetes(result, console)
     render_outputs(graph.outputs, console)
     render_loosened(graph.loosened, console)
     console.print("\nNext (mlopsgen is in .venv/bin):")

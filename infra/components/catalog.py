@@ -15,7 +15,8 @@ from typing import Any
 from infra.components.base import ModelScope
 
 # Dependencies flow forward: each capability may use those before it.
-ORDER = ("security", "networking", "artifact_store", "registry", "tracking", "monitoring")
+# `cluster` is optional (None: the stack has no Kubernetes cluster).
+ORDER = ("security", "networking", "artifact_store", "registry", "cluster", "tracking", "monitoring")
 # Per model, after the shared platform. `automation` has no per-model kind: the cloud's builder provides it.
 MODEL_ORDER = ("training", "serving", "monitoring", "automation")
 
@@ -74,4 +75,4 @@ def lookup(capability: str, kind: str) -> Builder:
 
 def _load_backends() -> None:
     # Importing a backend module registers its builders.
-    from infra.components.aws import builders  # noqa: F401
+    from infra.components.aws import builders, eks_builders  # noqa: F401

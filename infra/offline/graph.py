@@ -19,6 +19,8 @@ class ResourceRecord:
     custom: bool = True
     urn: str = ""
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # input -> URNs it came from
+    ignore_changes: list[str] = field(default_factory=list)
+    provider: str = ""  # the logical name of an explicit provider ("" for the default one)
 
     @property
     def is_component(self) -> bool:
@@ -30,7 +32,9 @@ class ResourceRecord:
             "name": self.name,
             "parent": self.parent,
             "inputs": self.inputs,
-            "options": {"protect": self.protect, "retainOnDelete": self.retain_on_delete},
+            "options": {"protect": self.protect, "retainOnDelete": self.retain_on_delete,
+                        **({"ignoreChanges": self.ignore_changes} if self.ignore_changes else {}),
+                        **({"provider": self.provider} if self.provider else {})},
         }
 
 

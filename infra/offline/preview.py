@@ -17,5 +17,6 @@ class PreviewMocks(GraphMocks):
         return synthesize(typ, name, inputs, self.account_id, self.region)
 
 
-def preview(spec: StackSpec) -> ResourceGraph:
-    return run_program(spec, PreviewMocks(region=spec.body.region))
+def preview(spec: StackSpec, secrets: dict[str, str] | None = None) -> ResourceGraph:
+    """`secrets`: values for the profile's secret config keys (offline placeholders otherwise)."""
+    return run_program(spec, PreviewMocks(region=spec.body.region), secrets=secrets)

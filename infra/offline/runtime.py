@@ -92,6 +92,13 @@ async def _plain_output(value: Any) -> Any:
     return _jsonable(value)
 
 
+def _provider_name(reference: str) -> str:
+    """`urn:...::pulumi:providers:kubernetes::cluster-k8s::<id>` -> `cluster-k8s` ("" for default providers)."""
+    urn = reference.rsplit("::", 1)[0] if reference else ""
+    name = urn.rsplit("::", 1)[-1] if urn else ""
+    return "" if name.startswith("default") else name
+
+
 def _name_of(urn: str) -> str | None:
     """The parent's logical name; None for the stack itself (a top-level resource)."""
     if not urn or "::pulumi:pulumi:Stack::" in urn:
@@ -122,6 +129,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     "property_dependencies": {
                         key: list(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
                     },
+                    "ignore_changes": list(request.ignoreChanges),
+                    "provider": request.provider,
                 }
         return response
 
@@ -186,11 +195,25 @@ def prebuilt_image(args: dict[str, Any], default_region: str) -> dict[str, Any]:
             "imageTag": tag, "region": region}
 
 
-def run_program(spec: StackSpec, mocks: GraphMocks, program: Callable[[], object] | None = None) -> ResourceGraph:
+def secret_config(spec: StackSpec, secrets: dict[str, str] | None) -> dict[str, str]:
+    """Values of the secret config keys the profile needs (e.g. `wandbApiKey`), as Pulumi secrets.
+
+    A real stack sets them with `pulumi config set --secret`; offline, a test may pass its own, and anything
+    else gets a placeholder (the value only ever appears masked).
+    """
+    given = secrets or {}
+    keys = {key for name in type(spec.body).model_fields
+            for key in getattr(getattr(spec.body, name), "secret_config", ())}
+    return {f"{PROJECT}:{key}": given.get(key, f"offline-placeholder-{key}") for key in sorted(keys)}
+
+
+def run_program(spec: StackSpec, mocks: GraphMocks, program: Callable[[], object] | None = None,
+                secrets: dict[str, str] | None = None) -> ResourceGraph:
     """Run the real program for `spec` under `mocks`; return every registered resource with its inputs.
 
     ``program`` runs instead of ``build(spec)`` when given: a project's own entry point (its __main__.py, which
     loads the stack Pulumi selects, ``spec.stack``), to check what `pulumi up` would run there.
+    ``secrets``: values for the secret config keys the profile needs (placeholders otherwise).
     """
     from infra.profiles.exceptions import loosened_defaults
     from infra.program import build
@@ -201,7 +224,8 @@ def run_program(spec: StackSpec, mocks: GraphMocks, program: Callable[[], object
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=spec.stack, preview=False, monitor=monitor)
         config = {f"{PROJECT}:profile": spec.profile_name, f"{PROJECT}:environment": spec.environment,
                   "aws:region": spec.body.region}
-        pulumi.runtime.set_all_config(config, [])
+        hidden = secret_config(spec, secrets)
+        pulumi.runtime.set_all_config({**config, **hidden}, list(hidden))
         pulumi_settings.SETTINGS.rpc_manager.clear()
         pulumi_settings.SETTINGS.outputs.clear()
         def run() -> None:
@@ -235,5 +259,6 @@ def run_program(spec: StackSpec, mocks: GraphMocks, program: Callable[[], object
                 type=typ, name=name, parent=_name_of(meta["parent"]), inputs=mocks.inputs.get((typ, name), {}),
                 protect=meta["protect"], retain_on_delete=meta["retain"], custom=meta["custom"], urn=meta["urn"],
                 property_dependencies=meta["property_dependencies"],
+                ignore_changes=meta["ignore_changes"], provider=_provider_name(meta["provider"]),
             ))
         return graph

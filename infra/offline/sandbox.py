@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import threading
 import time
@@ -36,12 +37,15 @@ from infra.offline.emulators import EMULATORS, EmulatorContext, MissingReference
 from infra.offline.emulators.base import Emulator, walk_strings
 from infra.offline.emulators.sagemaker_update_endpoint import install as install_update_endpoint
 from infra.offline.graph import ResourceGraph, ResourceRecord
+from infra.offline.kubernetes import ObjectCheck, check_graph
 from infra.offline.runtime import GraphMocks, run_program
 from infra.offline.synth import ARN_SHAPES, synthesize
 from infra.profiles.exceptions import loosened_defaults
 from infra.profiles.loader import StackSpec
 
 ResourceCallback = Callable[[str, str, str], None]
+# Declared in a cluster, not in AWS: recorded with their manifests and checked (infra.offline.kubernetes).
+KUBERNETES_TYPES = ("kubernetes:", "pulumi:providers:kubernetes")
 
 FAKE_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_SESSION_TOKEN": "testing", "AWS_SECURITY_TOKEN": "testing"}
@@ -90,6 +94,7 @@ class SandboxSession:
             self._mock = mock_aws()
             self._mock.start()
             install_update_endpoint()  # an AWS API moto lacks, emulated by this project
+            _hide_wire_logs(True)
             self._boto = boto3.session.Session(region_name=self.region)
             self.account_id = self.client("sts").get_caller_identity()["Account"]
         except BaseException:
@@ -108,6 +113,7 @@ class SandboxSession:
             self._boto = None
             self._clients.clear()
             _set_environment(self._saved)
+            _hide_wire_logs(False)
             with SandboxSession._active_lock:
                 SandboxSession._active = None
 
@@ -124,6 +130,20 @@ class SandboxSession:
             if key not in self._clients:
                 self._clients[key] = self._boto.client(service, region_name=key[1])
             return self._clients[key]
+
+
+# botocore logs every request and response body at DEBUG; in the sandbox those bodies carry secret values
+# (PutSecretValue, GetSecretValue, RDS passwords), so a debug log of a sandbox run would print them.
+_WIRE_LOGGERS = ("botocore.endpoint", "botocore.parsers")
+
+
+def _drop_record(record: logging.LogRecord) -> bool:
+    return False
+
+
+def _hide_wire_logs(hide: bool) -> None:
+    for name in _WIRE_LOGGERS:
+        (logging.getLogger(name).addFilter if hide else logging.getLogger(name).removeFilter)(_drop_record)
 
 
 def _set_environment(values: dict[str, str | None]) -> None:
@@ -145,10 +165,13 @@ class SandboxResult:
     # Outputs each custom resource got (moto's values when emulated), by (type token, logical name).
     states: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict, repr=False)
     seconds: float = 0.0
+    # Every Kubernetes object, recorded with its manifest and checked against its schema, never applied.
+    kubernetes: list[ObjectCheck] = field(default_factory=list)
 
     @property
     def coverage(self) -> float:
-        """Share of the custom resources that moto created and returned (failed ones are not counted)."""
+        """Share of the cloud resources that moto created and returned (failed ones are not counted; Kubernetes
+        objects are not cloud resources: see `kubernetes`)."""
         total = len(self.emulated) + len(self.recorded)
         return len(self.emulated) / total if total else 0.0
 
@@ -172,6 +195,7 @@ class SandboxResult:
             "recorded": self.recorded,
             "failed": self.failed,
             "coverage": round(self.coverage, 4),
+            "kubernetes": [c.to_json() for c in self.kubernetes],
             "outputs": self.graph.outputs,
             "loosenedDefaults": self.graph.loosened,
         }
@@ -267,6 +291,13 @@ class SandboxMocks(GraphMocks):
             return self.states.get((typ, name)) if (typ, name) in self._emulated_keys else None
 
     def create(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if typ.startswith(KUBERNETES_TYPES):
+            # No cluster offline: the object is recorded; its manifest is checked after the run.
+            rid, state = synthesize(typ, name, inputs, self.account_id, self.region)
+            with self._lock:
+                self.states[(typ, name)] = state
+            self._notify("recorded", typ, name)
+            return rid, state
         plain = _reveal(inputs)
         emulator = EMULATORS.get(typ)
         if emulator is None:
@@ -386,7 +417,8 @@ def _ignore_reported_failures(loop: asyncio.AbstractEventLoop) -> None:
     loop.set_exception_handler(handler)
 
 
-def deploy(spec: StackSpec, session: SandboxSession, on_resource: ResourceCallback | None = None) -> SandboxResult:
+def deploy(spec: StackSpec, session: SandboxSession, on_resource: ResourceCallback | None = None,
+           secrets: dict[str, str] | None = None) -> SandboxResult:
     """Run the stack's program with its resources created in the session's moto; the state stays in the session.
 
     `on_resource(status, type, name)` is called once per custom resource, from executor threads, with status
@@ -397,7 +429,7 @@ def deploy(spec: StackSpec, session: SandboxSession, on_resource: ResourceCallba
     mocks = SandboxMocks(session, spec.body.region, on_resource)
     started = time.perf_counter()
     try:
-        graph = run_program(spec, mocks)
+        graph = run_program(spec, mocks, secrets=secrets)
     except SandboxResourceError:
         _ignore_reported_failures(asyncio.get_event_loop())  # the loop the SDK ran the program on
         graph = mocks.partial_graph(spec)
@@ -406,8 +438,12 @@ def deploy(spec: StackSpec, session: SandboxSession, on_resource: ResourceCallba
     def ordered(entries: list[dict[str, str]]) -> list[dict[str, str]]:
         return sorted(entries, key=lambda e: (order.get((e["type"], e["name"]), len(order)), e["type"], e["name"]))
 
+    checks, namespace_problems = check_graph(graph)
+    failed = mocks.failed + [{"type": c.type, "name": c.name, "reason": f"manifest check: {problem}"}
+                             for c in checks for problem in c.problems]
+    failed += [{"type": "kubernetes:core/v1:Namespace", "name": "-", "reason": p} for p in namespace_problems]
     result = SandboxResult(graph=graph, emulated=ordered(mocks.emulated), recorded=ordered(mocks.recorded),
-                           failed=ordered(mocks.failed), states=dict(mocks.states),
-                           seconds=time.perf_counter() - started)
+                           failed=ordered(failed), states=dict(mocks.states),
+                           seconds=time.perf_counter() - started, kubernetes=checks)
     session.results.append(result)
     return result

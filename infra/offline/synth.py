@@ -24,6 +24,7 @@ ARN_SHAPES: dict[str, tuple[str, str, str]] = {
         "sagemaker", "mlflow-tracking-server/{}", "trackingServerName"),
     "aws:ecr/repository:Repository": ("ecr", "repository/{}", "name"),
     "aws:ecs/cluster:Cluster": ("ecs", "cluster/{}", "name"),
+    "aws:eks/cluster:Cluster": ("eks", "cluster/{}", "name"),
     "aws:ecs/taskDefinition:TaskDefinition": ("ecs", "task-definition/{}:1", "family"),
     "aws:ecs/service:Service": ("ecs", "service/{}", "name"),
     "aws:rds/instance:Instance": ("rds", "db:{}", "identifier"),
@@ -70,7 +71,8 @@ def synthesize(typ: str, name: str, inputs: dict[str, Any], account: str, region
         state["dnsName"] = f"internal-{physical}-123456.{region}.elb.amazonaws.com"
     elif typ == "aws:rds/instance:Instance":
         state["address"] = f"{physical}.abcdefghijkl.{region}.rds.amazonaws.com"
-        state["endpoint"] = f"{state['address']}:5432"
+        state["port"] = 3306 if str(inputs.get("engine", "")).startswith("mysql") else 5432
+        state["endpoint"] = f"{state['address']}:{state['port']}"
         if inputs.get("manageMasterUserPassword"):
             state["masterUserSecrets"] = [{
                 "secretArn": arn("secretsmanager", f"secret:rds!db-{fake_id(typ, name)}-AbCdEf", account, region),
@@ -83,6 +85,24 @@ def synthesize(typ: str, name: str, inputs: dict[str, Any], account: str, region
         digest = hashlib.sha256(f"{typ}/{name}".encode()).hexdigest()
         tag = (inputs.get("tags") or [name])[0]
         state.update(ref=f"{tag.rsplit(':', 1)[0]}@sha256:{digest}", digest=f"sha256:{digest}")
+    elif typ == "aws:eks/cluster:Cluster":
+        # What a kubeconfig, IRSA trust conditions and security-group rules read from a cluster.
+        token = fake_id(typ, name).upper()
+        state.update(
+            endpoint=f"https://{token}.gr7.{region}.eks.amazonaws.com",
+            certificateAuthority={"data": "T0ZGTElORSBDTFVTVEVSIENB"},  # base64 "OFFLINE CLUSTER CA"
+            identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{token}"}]}],
+            vpcConfig={**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{fake_id(typ, name)}"},
+            status="ACTIVE",
+        )
+    elif typ == "aws:eks/nodeGroup:NodeGroup":
+        group = str(inputs.get("nodeGroupName") or name)
+        rid = f"{inputs.get('clusterName')}:{group}"
+        state["arn"] = arn("eks", f"nodegroup/{inputs.get('clusterName')}/{group}/{fake_id(typ, name)}", account,
+                           region)
+    elif typ.startswith("kubernetes:"):
+        metadata = inputs.get("metadata") or {}
+        rid = "/".join(p for p in (metadata.get("namespace"), metadata.get("name") or inputs.get("name") or name) if p)
     elif typ == "aws:ec2/vpc:Vpc":
         rid = f"vpc-{fake_id(typ, name)}"
     elif typ == "aws:ec2/subnet:Subnet":

@@ -8,7 +8,8 @@ production-grade ones; an environment overlay may loosen them only explicitly (s
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import ipaddress
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
@@ -179,7 +180,18 @@ class SageMakerManagedMlflow(Strict):
     weekly_maintenance_window: str = Field("Sun:03:00", pattern=r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):\d{2}:\d{2}$")
 
 
-Tracking = Annotated[MlflowOnEcs | SageMakerManagedMlflow, Field(discriminator="kind")]
+class WandbSaas(Strict):
+    """Weights & Biases SaaS (or dedicated cloud): the API key is the Pulumi secret config `wandbApiKey`."""
+
+    kind: Literal["wandb"] = "wandb"
+    base_url: str = Field("https://api.wandb.ai", pattern=r"^https://", description="W&B API (TLS only)")
+    entity: str = Field(min_length=1, description="W&B entity (team) the runs and artifacts belong to")
+    project: str | None = Field(None, description="W&B project; default: <profile>-<environment>")
+
+    secret_config: ClassVar[tuple[str, ...]] = ("wandbApiKey",)
+
+
+Tracking = Annotated[MlflowOnEcs | SageMakerManagedMlflow | WandbSaas, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------- registry
@@ -221,8 +233,21 @@ class SageMakerPipelineTraining(Strict):
         return tag
 
 
-ModelTraining = Annotated[Annotated[SageMakerPipelineTraining, Tag("sagemaker-pipeline")],
-                          kind_or("sagemaker-pipeline")]
+class KubeflowTraining(Strict):
+    """Retraining as runs of the model's Kubeflow pipeline (uploaded to KFP as `<model>-retraining`)."""
+
+    kind: Literal["kubeflow-pipelines"] = "kubeflow-pipelines"
+    schedule: Schedule = Field("cron(0 3 ? * SUN *)", description="Scheduled retraining (default: weekly)")
+    pipeline_parameters: dict[str, str] = Field(default_factory=dict, description="Run parameters of the pipeline")
+
+    _check_schedule = field_validator("schedule")(check_schedule_expression)
+
+
+ModelTraining = Annotated[
+    Annotated[SageMakerPipelineTraining, Tag("sagemaker-pipeline")]
+    | Annotated[KubeflowTraining, Tag("kubeflow-pipelines")],
+    kind_or("sagemaker-pipeline"),
+]
 
 
 # ---------------------------------------------------------------- serving
@@ -330,7 +355,31 @@ class SageMakerServing(Strict):
         return self
 
 
-ModelServing = Annotated[Annotated[SageMakerServing, Tag("sagemaker-endpoint")], kind_or("sagemaker-endpoint")]
+class KServeServing(Strict):
+    """KServe InferenceServices (Standard mode) behind an InferenceGraph Splitter (see README)."""
+
+    kind: Literal["kserve"] = "kserve"
+    mode: Literal["ab", "single", "none"] = "single"
+    model_format: Literal["sklearn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx"] = "sklearn"
+    min_replicas: int = protective(2, "the model can run on one replica (no redundancy)", ge=1, le=100)
+    max_replicas: int = Field(4, ge=1, le=100)
+    cpu: str = Field("500m", pattern=r"^\d+(\.\d+)?m?$", description="CPU request per replica")
+    memory: str = Field("1Gi", pattern=r"^\d+(Mi|Gi)$", description="Memory request per replica")
+    cpu_limit: str = Field("1", pattern=r"^\d+(\.\d+)?m?$")
+    memory_limit: str = Field("2Gi", pattern=r"^\d+(Mi|Gi)$")
+    ab: AbTest = Field(default_factory=AbTest)
+
+    @model_validator(mode="after")
+    def _replicas(self) -> KServeServing:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError("max_replicas must be at least min_replicas")
+        return self
+
+
+ModelServing = Annotated[
+    Annotated[SageMakerServing, Tag("sagemaker-endpoint")] | Annotated[KServeServing, Tag("kserve")],
+    kind_or("sagemaker-endpoint"),
+]
 
 
 # ---------------------------------------------------------------- monitoring
@@ -365,7 +414,22 @@ class ModelMonitoring(Strict):
     _check_schedule = field_validator("drift_schedule")(check_schedule_expression)
 
 
-ModelMonitor = Annotated[Annotated[ModelMonitoring, Tag("lambda-drift")], kind_or("lambda-drift")]
+class KubernetesMonitoring(Strict):
+    """The model's drift monitor (and A/B controller, in `ab` mode) as Kubernetes CronJobs."""
+
+    kind: Literal["kubernetes-cronjob"] = "kubernetes-cronjob"
+    drift_schedule: Schedule = "cron(0 6 * * ? *)"
+    drift: DriftConfig = Field(default_factory=DriftConfig,
+                               description="Drift tests, thresholds and rules (per-feature overrides, corrections)")
+    retrain_on_drift: bool = True
+
+    _check_schedule = field_validator("drift_schedule")(check_schedule_expression)
+
+
+ModelMonitor = Annotated[
+    Annotated[ModelMonitoring, Tag("lambda-drift")] | Annotated[KubernetesMonitoring, Tag("kubernetes-cronjob")],
+    kind_or("lambda-drift"),
+]
 
 
 # ---------------------------------------------------------------- automation
@@ -373,6 +437,108 @@ class Automation(Strict):
     timezone: str = Field("UTC", description="IANA time zone in which the cron(...) and at(...) schedules run")
 
     _check_timezone = field_validator("timezone")(check_timezone)
+
+
+class KubernetesAutomation(Strict):
+    """The model's daily ingestion as a Kubernetes CronJob (default for a model without this section: Lambda)."""
+
+    kind: Literal["kubernetes-cronjob"] = "kubernetes-cronjob"
+
+
+ModelAutomation = Annotated[KubernetesAutomation, Field(discriminator="kind")]
+
+
+# ---------------------------------------------------------------- cluster (Kubernetes platforms)
+class Taint(Strict):
+    key: str = Field(pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9._-]{1,63}$")
+    value: str = ""
+    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"] = "NO_SCHEDULE"
+
+
+class NodeGroup(Strict):
+    """A managed node group: on-demand or spot, CPU or GPU (NVIDIA AMI), scaled between min and max."""
+
+    instance_types: list[str] = Field(["m6i.large"], min_length=1)
+    capacity: Literal["on-demand", "spot"] = "on-demand"
+    gpu: bool = Field(False, description="NVIDIA GPU nodes (EKS-optimized AL2023 NVIDIA AMI)")
+    min_size: int = Field(2, ge=0, le=100)
+    desired_size: int = Field(2, ge=0, le=100, description="Initial size; the autoscaler owns it afterwards")
+    max_size: int = Field(4, ge=1, le=100)
+    disk_size_gb: int = Field(50, ge=20, le=16384)
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> NodeGroup:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError("node group sizes must satisfy min_size <= desired_size <= max_size")
+        return self
+
+
+def _default_node_groups() -> dict[str, NodeGroup]:
+    return {
+        "system": NodeGroup(),
+        "training": NodeGroup(instance_types=["g5.xlarge", "g6.xlarge"], capacity="spot", gpu=True, min_size=0,
+                              desired_size=0, max_size=4, disk_size_gb=100,
+                              taints=[Taint(key="nvidia.com/gpu", value="true")]),
+    }
+
+
+class KfpDatabase(Strict):
+    engine_version: str = Field("8.4.5", description="RDS MySQL version (KFP's metadata and run store)")
+    instance_class: str = Field("db.t4g.small", description="RDS instance class")
+    allocated_storage_gb: int = Field(20, ge=20, le=65536)
+    multi_az: bool = protective(True, "a single Kubeflow Pipelines database instance: no standby in a second zone")
+    deletion_protection: bool = protective(True, "the Kubeflow Pipelines database can be deleted")
+    backup_retention_days: int = protective(14, "fewer days of Kubeflow Pipelines database backups", ge=0, le=35)
+    log_exports: bool = protective(
+        True, "the Kubeflow Pipelines database exports no error or slow-query log to CloudWatch Logs")
+    slow_query_seconds: float = Field(1.0, ge=0, le=3600, description="long_query_time: slower statements are "
+                                      "logged to the slow-query log")
+    enhanced_monitoring: bool = protective(True, "no RDS enhanced monitoring on the Kubeflow Pipelines database")
+    performance_insights: bool = protective(True, "no Performance Insights on the Kubeflow Pipelines database")
+
+    _check_class = field_validator("instance_class")(check_rds_instance_class)
+
+
+class KubeflowPipelinesInstall(Strict):
+    """Standalone Kubeflow Pipelines (pinned release) on the cluster: S3 artifacts, encrypted RDS MySQL."""
+
+    database: KfpDatabase = Field(default_factory=KfpDatabase)
+
+
+class EksCluster(Strict):
+    """An EKS cluster with managed node groups, and what runs on it for the whole stack (KFP, KServe, ESO)."""
+
+    kind: Literal["eks"] = "eks"
+    kubernetes_version: str = Field("1.33", pattern=r"^1\.\d{2}$", description="Pinned EKS Kubernetes version")
+    private_endpoint_only: bool = protective(
+        True, "the cluster's API endpoint is also public (limited to public_access_cidrs)")
+    public_access_cidrs: list[str] = Field(
+        default_factory=list, description="CIDRs allowed to reach a public API endpoint (required when public)")
+    control_plane_logs: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] = Field(
+        ["api", "audit", "authenticator", "controllerManager", "scheduler"], min_length=1)
+    node_groups: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")], NodeGroup] = Field(
+        default_factory=_default_node_groups, min_length=1)
+    kubeflow_pipelines: KubeflowPipelinesInstall = Field(default_factory=KubeflowPipelinesInstall)
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            network = ipaddress.ip_network(cidr, strict=False)
+            if network.prefixlen == 0:
+                raise ValueError(f"{cidr} opens the cluster API to the whole internet; allow-list your networks")
+        return cidrs
+
+    @model_validator(mode="after")
+    def _public(self) -> EksCluster:
+        if not self.private_endpoint_only and not self.public_access_cidrs:
+            raise ValueError("a public cluster endpoint needs public_access_cidrs (the allow-list)")
+        return self
+
+
+Cluster = Annotated[EksCluster, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------- networking
@@ -461,10 +627,22 @@ class ModelSpec(Strict):
     training: ModelTraining = Field(default_factory=SageMakerPipelineTraining)
     serving: ModelServing = Field(default_factory=SageMakerServing)
     monitoring: ModelMonitor = Field(default_factory=ModelMonitoring)
+    automation: ModelAutomation | None = Field(
+        None, description="Where ingestion runs: absent, Lambda on a schedule; `kubernetes-cronjob`, a CronJob")
     card: ModelCardSpec
 
     def source_prefix(self, name: str) -> str:
         return self.dataset.source_prefix or f"landing/{name}/"
+
+    @model_validator(mode="after")
+    def _kinds_go_together(self) -> ModelSpec:
+        # A model runs either on SageMaker with Lambda jobs or on Kubernetes with CronJobs, not a mix.
+        on_kubernetes = {isinstance(self.training, KubeflowTraining), isinstance(self.serving, KServeServing),
+                         isinstance(self.monitoring, KubernetesMonitoring), self.automation is not None}
+        if len(on_kubernetes) > 1:
+            raise ValueError("training kubeflow-pipelines, serving kserve, monitoring and automation "
+                             "kubernetes-cronjob go together (a model runs on SageMaker or on Kubernetes)")
+        return self
 
 
 # ---------------------------------------------------------------- profile
@@ -474,6 +652,7 @@ class ProfileBody(Strict):
     region: str = Field("us-east-1", description="AWS region, such as us-east-1")
     artifact_store: ArtifactStore = Field(default_factory=S3ArtifactStore)
     tracking: Tracking = Field(default_factory=MlflowOnEcs)
+    cluster: Cluster | None = Field(None, description="A Kubernetes cluster for the stack's workloads (kind `eks`)")
     registry: Registry = Field(default_factory=SageMakerModelRegistry)
     monitoring: Monitoring = Field(default_factory=LambdaDriftMonitoring)
     automation: Automation = Field(default_factory=Automation)

@@ -343,3 +343,108 @@ def test_drift_triggered_retrain_starts_a_kfp_run(monkeypatch: pytest.MonkeyPatc
     [run] = created
     assert run["pipeline_version_reference"] == {"pipeline_id": "retrain-credit"}
     assert run["display_name"].startswith("drift-credit-scoring-")
+
+
+@responses.activate
+def test_scheduled_retrain_job_resolves_the_pipeline_by_name_once_per_day() -> None:
+    from infra.runtime.jobs import retrain
+
+    created: list[dict[str, Any]] = []
+    responses.add(responses.GET, f"{KFP}/apis/v2beta1/pipelines",
+                  json={"pipelines": [{"pipeline_id": "p-77", "display_name": "credit-scoring-retraining"}]})
+    responses.add_callback(responses.GET, f"{KFP}/apis/v2beta1/runs", callback=lambda r: (
+        200, {}, json.dumps({"runs": [{"run_id": "run-1"}]} if created else {})))
+    responses.add_callback(responses.POST, f"{KFP}/apis/v2beta1/runs", callback=lambda r: (
+        created.append(json.loads(r.body)) or (200, {}, json.dumps({"run_id": "run-1"}))))
+    env = {"MODEL_NAME": "credit-scoring", "RETRAINING_TRIGGER": "kubeflow-pipeline", "KFP_HOST": KFP,
+           "KFP_PIPELINE_NAME": "credit-scoring-retraining"}
+    day = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+
+    first = retrain.handler({}, None, env=env, now=day)
+    again = retrain.handler({}, None, env=env, now=day + timedelta(hours=1))  # the Job retried the same day
+
+    assert first == again == {"model": "credit-scoring", "run": "run-1", "day": "2026-12-01"}
+    [run] = created
+    assert run["pipeline_version_reference"] == {"pipeline_id": "p-77"}
+    [lookup] = [c.request for c in responses.calls if "/pipelines" in c.request.url]
+    assert "credit-scoring-retraining" in parse_qs(urlparse(lookup.url).query)["filter"][0]
+
+
+def test_job_runner_runs_a_handler_and_reports_failures(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from infra.runtime.jobs import run
+
+    assert run.main(["no-such-handler"]) == 2
+    monkeypatch.delenv("MODEL_NAME", raising=False)
+    assert run.main(["retrain"]) == 1  # missing settings: a failed Job, not a silent success
+    assert set(run.HANDLERS) == {"drift-monitor", "ab-controller", "ingestion", "retrain", "kserve-deployer"}
+    capsys.readouterr()
+
+
+def _isvc_path(variant: str) -> str:
+    return f"/apis/serving.kserve.io/v1beta1/namespaces/{NAMESPACE}/inferenceservices/{GRAPH}-{variant}"
+
+
+def _served(kube: FakeKubernetes, variant: str) -> str:
+    return str(kube.objects[_isvc_path(variant)]["spec"]["predictor"]["model"]["storageUri"])
+
+
+def test_kserve_deployer_puts_each_approved_version_on_the_right_variant(kube: FakeKubernetes) -> None:
+    """First version on the champion; the next on the challenger at the first ramp stage with a new experiment;
+    a version approved while it runs waits; after a promotion the winner becomes champion first."""
+    from infra.runtime.handlers import kserve_deployer
+
+    bootstrap = "s3://artifacts/models/recommender/current/"
+    kube.put(GRAPH_PATH, splitter(100, 0))
+    for variant in ("champion", "challenger"):
+        kube.put(_isvc_path(variant), {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                                       "metadata": {"name": f"{GRAPH}-{variant}", "namespace": NAMESPACE},
+                                       "spec": {"predictor": {"model": {"storageUri": bootstrap}}}})
+    now = datetime(2026, 1, 5, 3, tzinfo=UTC)
+    with mock_aws():
+        s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
+        s3.create_bucket(Bucket="artifacts")
+        sagemaker.create_model_package_group(ModelPackageGroupName="stack-recommender")
+        settings = kserve_deployer.KServeDeploySettings.from_env({
+            "MODEL_PACKAGE_GROUP": "stack-recommender", "KSERVE_NAMESPACE": NAMESPACE, "ENDPOINT_NAME": GRAPH,
+            "SERVING_MODE": "ab", "BOOTSTRAP_URI": bootstrap, "DECISIONS_BUCKET": "artifacts", "RAMP": "[0.05, 0.5]"})
+        deps = kserve_deployer.Dependencies(sagemaker=sagemaker, s3=s3, clock=lambda: now)
+
+        def approve(version: int) -> str:
+            uri = f"s3://artifacts/models/recommender/v{version}/model.tar.gz"
+            arn = sagemaker.create_model_package(
+                ModelPackageGroupName="stack-recommender", ModelApprovalStatus="PendingManualApproval",
+                InferenceSpecification={"Containers": [{"Image": "serving:1", "ModelDataUrl": uri}],
+                                        "SupportedContentTypes": ["text/csv"],
+                                        "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
+            sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
+            return uri
+
+        assert kserve_deployer.run(settings, deps)["status"] == "no_approved_version"
+        v1 = approve(1)
+        assert kserve_deployer.run(settings, deps)["status"] == "first_model"
+        assert _served(kube, "champion") == v1 and graph_weights(kube) == {"champion": 100, "challenger": 0}
+        assert kserve_deployer.run(settings, deps)["status"] == "already_champion"  # the next poll: no change
+
+        v2 = approve(2)
+        deployed = kserve_deployer.run(settings, deps)
+        assert deployed["status"] == "deployed" and deployed["model_name"] == "stack-recommender-v2"
+        assert (_served(kube, "champion"), _served(kube, "challenger")) == (v1, v2)
+        assert graph_weights(kube) == {"champion": 95, "challenger": 5}
+        experiment = load_experiment(s3, "artifacts", "experiments", GRAPH)
+        assert experiment is not None and experiment.challenger_model == "stack-recommender-v2"
+        assert experiment.status is ExperimentStatus.RUNNING
+
+        v3 = approve(3)
+        assert kserve_deployer.run(settings, deps)["status"] == "held"
+        assert _served(kube, "challenger") == v2 and graph_weights(kube) == {"champion": 95, "challenger": 5}
+
+        # The A/B controller promotes v2 (weights only), then the deployer's next poll acts on v3.
+        kube.put(GRAPH_PATH, splitter(0, 100))
+        save_experiment(s3, "artifacts", "experiments", experiment.model_copy(update={
+            "status": ExperimentStatus.PROMOTED, "concluded_at": now}))
+        assert kserve_deployer.run(settings, deps)["status"] == "deployed"
+        assert (_served(kube, "champion"), _served(kube, "challenger")) == (v2, v3)
+        assert graph_weights(kube) == {"champion": 95, "challenger": 5}
+        patches = [r for r in kube.requests if r[0] == "PATCH"]
+        assert all(content_type == "application/merge-patch+json" for _, _, content_type, _ in patches)

@@ -18,6 +18,7 @@ from infra.components.aws.serving import CHALLENGER, CHAMPION, PRIMARY
 from infra.components.aws.storage import ArtifactStore
 from infra.components.aws.training import TrainingPipeline
 from infra.components.base import Capability, ModelScope, StackContext
+from infra.profiles.model import SageMakerServing
 
 
 class ModelAutomation(Capability):
@@ -77,6 +78,7 @@ class ModelAutomation(Capability):
                   group: ModelGroup, serving: Any, shared: Monitoring, card_name: str,
                   log_retention_days: int) -> PythonFunction:
         args = model.spec.serving
+        assert isinstance(args, SageMakerServing)  # the profile model keeps KServe models off Lambda automation
         ab = serving.mode == "ab"
         environment: dict[str, Any] = {
             "MODEL": model.name,

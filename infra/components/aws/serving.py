@@ -29,7 +29,7 @@ from infra.components.aws.registry import ModelGroup, ModelRegistry, RuntimeImag
 from infra.components.aws.security import EncryptionKey
 from infra.components.aws.storage import ArtifactStore
 from infra.components.base import Capability, Grantable, ModelScope, StackContext, new_role
-from infra.profiles.model import BlueGreen, SageMakerServing
+from infra.profiles.model import BlueGreen, ModelMonitoring, SageMakerServing
 
 CHAMPION, CHALLENGER, PRIMARY = "champion", "challenger", "primary"
 BOOTSTRAP_SOURCE = Path(__file__).resolve().parents[2] / "runtime" / "bootstrap_model" / "inference.py"
@@ -264,6 +264,7 @@ class ModelEndpoint(Capability):
                        topic: aws.sns.Topic) -> dict[str, aws.cloudwatch.MetricAlarm]:
         """Alarms by physical name (known before creation, so the deployment config can name them)."""
         monitoring = model.spec.monitoring
+        assert isinstance(monitoring, ModelMonitoring)  # the profile model pairs SageMaker serving with it
         alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         for v in self.variants:
             dims = {"EndpointName": self.endpoint_name, "VariantName": v.name}

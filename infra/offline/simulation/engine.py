@@ -27,15 +27,20 @@ from infra.components.base import name_prefix
 from infra.errors import UserError
 from infra.offline.sandbox import SandboxResult, SandboxSession, deploy
 from infra.offline.simulation.alarms import evaluate_alarms
+from infra.offline.simulation.cluster import CustomObjects, KfpApi
 from infra.offline.simulation.data import DEFAULT_SCHEMA, synthetic_batch, to_csv
 from infra.profiles.loader import StackSpec
 from infra.profiles.model import ModelSpec
 from infra.profiles.schedule import parse as parse_schedule
 from infra.runtime.abtest.experiment import load_experiment
+from infra.runtime.adapters.kserve import KServeGraphTraffic
+from infra.runtime.adapters.kubeflow import KubeflowPipelineTrigger
+from infra.runtime.adapters.retraining import RetrainingRequest
 from infra.runtime.deploy import DeployDependencies, DeploySettings
-from infra.runtime.handlers import ab_controller, batch_transform, deployer, drift_monitor, ingestion
+from infra.runtime.handlers import ab_controller, batch_transform, deployer, drift_monitor, ingestion, kserve_deployer
 from infra.runtime.handlers.ingestion import DatasetSchema
 from infra.runtime.jobs import baseline as baseline_job
+from infra.runtime.jobs import retrain
 
 NOTES = (
     "EventBridge Scheduler does not fire in moto: the simulation calls each schedule's target at the times its "
@@ -56,6 +61,18 @@ NOTES = (
     "rate the guardrail does not know.",
     "Each model's daily data is synthetic, drawn from its dataset schema; drift shifts its distributions.",
     "moto completes batch transform jobs without running them.",
+)
+# Added for models whose jobs are Kubernetes CronJobs (no cluster offline).
+CLUSTER_NOTES = (
+    "No Kubernetes cluster offline: each CronJob's handler runs in-process with the CronJob's recorded "
+    "environment, at the times its schedule gives; the deployer job, which polls every 15 minutes, runs right "
+    "after a version is approved.",
+    "The KServe InferenceServices and InferenceGraphs the program declares are kept in an in-memory Kubernetes "
+    "API (get, JSON merge patch, 409 on a stale resourceVersion) that the runtime's KServe adapter and deployer "
+    "call; traffic is served by the graph's Splitter weights.",
+    "Kubeflow Pipelines is answered in memory at the KFP client's HTTP boundary (pipelines uploaded by name, runs "
+    "created); each run completes like a SageMaker execution: the Baseline step is run and the version the "
+    "pipeline registers is registered.",
 )
 
 
@@ -162,15 +179,22 @@ class Clock:
         return self.now
 
 
-def _functions(result: SandboxResult) -> dict[str, dict[str, dict[str, str]]]:
-    """Each model's deployed functions' environments, by model and job (`ingestion`, `drift-monitor`, ...):
-    the handlers run with exactly these settings."""
+def _functions(result: SandboxResult, models: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+    """Each model's deployed functions' (or CronJobs') environments, by model and job (`ingestion`,
+    `drift-monitor`, ...): the handlers run with exactly these settings."""
     functions: dict[str, dict[str, dict[str, str]]] = {}
     for f in result.graph.of_type("aws:lambda/function:Function"):
         env = dict(f.inputs["environment"]["variables"])
         model = env.get("MODEL")
         if model:
             functions.setdefault(model, {})[f.name.removeprefix(f"{model}-")] = env
+    for job in result.graph.of_type(CRON_JOB):
+        name = str(job.inputs["metadata"]["name"])
+        container = job.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        model = next((m for m in models if name.startswith(f"{m}-")), None)
+        if model:
+            env = {str(e["name"]): str(e["value"]) for e in container.get("env", []) if "value" in e}
+            functions.setdefault(model, {})[name.removeprefix(f"{model}-")] = env
     return functions
 
 
@@ -199,6 +223,11 @@ class ModelRun:
     handled_executions: set[str] = field(default_factory=set)
 
     @property
+    def on_cluster(self) -> bool:
+        """Its jobs are Kubernetes CronJobs (KServe serving, Kubeflow retraining), not Lambda functions."""
+        return "retrain" in self.env
+
+    @property
     def group(self) -> str:
         return self.env["drift-monitor"]["MODEL_NAME"]
 
@@ -208,7 +237,15 @@ class ModelRun:
 
     @property
     def deploy_settings(self) -> DeploySettings | None:
-        return DeploySettings.from_env(self.env["deployer"]) if "deployer" in self.env else None
+        if self.on_cluster or "deployer" not in self.env:
+            return None
+        return DeploySettings.from_env(self.env["deployer"])
+
+    @property
+    def experiment_place(self) -> tuple[str, str, str]:
+        """(bucket, prefix, endpoint) of the model's experiment record."""
+        env = self.env["deployer"]
+        return env["DECISIONS_BUCKET"], env.get("DECISIONS_PREFIX", "experiments"), env["ENDPOINT_NAME"]
 
 
 class Simulation:
@@ -243,7 +280,7 @@ class Simulation:
             raise UserError.single(self.spec.profile_file, f"sandbox deploy failed: {first['reason']}",
                                    field=f"{first['type']} {first['name']}")
         self.timeline.sandbox = result
-        functions = _functions(result)
+        functions = _functions(result, list(self.timeline.models))
         c = self.session.client
         self.s3, self.sagemaker, self.cloudwatch, self.sns = c("s3"), c("sagemaker"), c("cloudwatch"), c("sns")
         for name in self.timeline.models:
@@ -259,6 +296,13 @@ class Simulation:
                 schema=DatasetSchema.model_validate(schema) if schema else DEFAULT_SCHEMA,
                 excluded=list(drift.baseline.exclude),
             ))
+        if any(run.on_cluster for run in self.runs):
+            self.timeline.notes = NOTES + CLUSTER_NOTES
+            self.kube = CustomObjects(result.graph)
+            # The team uploads each model's retraining pipeline to KFP once the stack exists.
+            self.kfp = KfpApi(pipelines={run.env["retrain"]["KFP_PIPELINE_NAME"]: f"pipeline-{run.name}"
+                                         for run in self.runs if run.on_cluster})
+            self.labels: dict[str, str] = {}  # storageUri -> model version, for the traffic split
         ing = self.runs[0].env["ingestion"] if self.runs else next(iter(functions.values()))["ingestion"]
         self.data_bucket, self.artifact_bucket = ing["DATA_BUCKET"], ing["ARTIFACT_BUCKET"]
         self.serving_image = next(
@@ -349,6 +393,15 @@ class Simulation:
                                                    "has no model yet)", kind="first-training")
 
     def start_retraining(self, run: ModelRun, day: int, today: date, detail: str, kind: str = "retraining") -> None:
+        if run.on_cluster:  # the retrain CronJob's handler, or (first training) the same trigger directly
+            if kind == "retraining":
+                retrain.handler({}, None, env=run.env["retrain"], now=self.clock.now, trigger=self.kfp_trigger(run))
+            else:
+                key = RetrainingRequest.key_for(run.group, kind)
+                self.kfp_trigger(run).trigger(RetrainingRequest(run.group, detail, key))
+            self.event(day, kind, detail.replace("pipeline execution", "Kubeflow pipeline run"), run.name)
+            self.complete_executions(run, day, today)
+            return
         self.sagemaker.start_pipeline_execution(
             PipelineName=run.pipeline, PipelineExecutionDisplayName=f"{kind}-{self.clock.now:%Y%m%dT%H%M}",
             PipelineParameters=[{"Name": "TrainingData",
@@ -364,11 +417,20 @@ class Simulation:
         return max(found, key=len) if found else None
 
     # ------------------------------------------------------------------ pieces
+    def kfp_trigger(self, run: ModelRun) -> KubeflowPipelineTrigger:
+        return KubeflowPipelineTrigger.from_settings(run.env["retrain"], session=self.kfp)
+
     def complete_executions(self, run: ModelRun, day: int, today: date) -> None:
-        """moto finishes executions instantly without running steps: produce what the steps would."""
-        executions = self.sagemaker.list_pipeline_executions(PipelineName=run.pipeline)["PipelineExecutionSummaries"]
-        for execution in sorted(executions, key=lambda e: e["StartTime"]):
-            arn = execution["PipelineExecutionArn"]
+        """moto finishes executions instantly without running steps (and KFP runs are only recorded): produce
+        what the steps would."""
+        if run.on_cluster:
+            pipeline = self.kfp.pipelines[run.env["retrain"]["KFP_PIPELINE_NAME"]]
+            arns = [r["run_id"] for r in self.kfp.runs if r["pipeline_version_reference"]["pipeline_id"] == pipeline]
+        else:
+            executions = self.sagemaker.list_pipeline_executions(
+                PipelineName=run.pipeline)["PipelineExecutionSummaries"]
+            arns = [e["PipelineExecutionArn"] for e in sorted(executions, key=lambda e: e["StartTime"])]
+        for arn in arns:
             if arn in run.handled_executions:
                 continue
             run.handled_executions.add(arn)
@@ -422,6 +484,9 @@ class Simulation:
         detail = f"model version {version}" + (f" (true conversion lift {lift:+.0%})" if run.mode == "ab" else
                                                f" (validation AUC {auc})")
         self.event(day, "registered", detail, run.name)
+        if run.on_cluster:
+            self.deploy_on_kserve(run, day, version, package, properties, lift)
+            return
         settings = run.deploy_settings
         if settings is None:  # serving mode `none`: nothing to deploy; the reviewer still approves
             self.approve(package, properties)
@@ -458,6 +523,38 @@ class Simulation:
         else:
             self.event(day, "deployer", f"version {version}: {status}", run.name)
 
+    def deploy_on_kserve(self, run: ModelRun, day: int, version: int, package: str, properties: dict[str, str],
+                         lift: float) -> None:
+        """The reviewer approves (unless the model's experiment still runs), then the deployer job runs."""
+        if "deployer" not in run.env:  # serving mode `none`
+            self.approve(package, properties)
+            self.event(day, "approved", f"version {version} (serving mode none: not deployed)", run.name)
+            return
+        settings = kserve_deployer.KServeDeploySettings.from_env(run.env["deployer"])
+        experiment = load_experiment(self.s3, *run.experiment_place)
+        if experiment is not None and not experiment.concluded:
+            self.event(day, "held", f"version {version} stays PendingManualApproval: experiment "
+                                    f"{experiment.experiment_id} is still running", run.name)
+            return
+        self.approve(package, properties)
+        deps = kserve_deployer.Dependencies(sagemaker=self.sagemaker, s3=self.s3, sns=self.sns, clock=self.clock,
+                                            api=self.kube)
+        result = kserve_deployer.run(settings, deps)
+        label = result.get("model_name", f"{run.group}-v{version}")
+        self.timeline.lifts[label] = lift
+        self.labels[result.get("storage_uri", "")] = label
+        status = result.get("status")
+        if status == "first_model":
+            self.event(day, "first-model", f"version {version} replaces the bootstrap model (all traffic)", run.name)
+        elif status == "deployed" and run.mode == "ab":
+            weight = result["weights"][settings.challenger_variant]
+            self.event(day, "challenger", f"version {version} on the challenger at {weight:.0%}", run.name)
+        elif status == "deployed":
+            self.event(day, "deployed", f"version {version} live on the {run.mode} InferenceService (replaced)",
+                       run.name)
+        else:
+            self.event(day, "deployer", f"version {version}: {status}", run.name)
+
     def approve(self, package: str, properties: dict[str, str]) -> None:
         """A reviewer approves the version (repeating its properties: moto 5.2.5 clears them on an update that
         does not; AWS keeps them either way)."""
@@ -476,7 +573,8 @@ class Simulation:
 
     def monitor_drift(self, run: ModelRun, day: int, today: date) -> float | None:
         settings = drift_monitor.DriftSettings.from_env(run.env["drift-monitor"])
-        deps = drift_monitor.Dependencies(s3=self.s3, cloudwatch=self.cloudwatch, sns=self.sns, clock=self.clock)
+        deps = drift_monitor.Dependencies(s3=self.s3, cloudwatch=self.cloudwatch, sns=self.sns, clock=self.clock,
+                                          retraining=self.kfp_trigger(run) if run.on_cluster else None)
         result = drift_monitor.run({"model": run.name, "date": today.isoformat()}, settings, deps)
         share = result.get("drift_share")
         if result.get("dataset_drift"):
@@ -488,12 +586,7 @@ class Simulation:
 
     def serve_hour(self, run: ModelRun, visitors: dict[str, int], conversions: dict[str, int],
                    by_version: dict[str, tuple[int, int]]) -> None:
-        settings = run.deploy_settings
-        assert settings is not None
-        endpoint = self.sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)
-        config = self.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-        models = {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]}
-        weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in endpoint["ProductionVariants"]}
+        endpoint_name, metric_namespace, weights, models = self.split_of(run)
         total = sum(weights.values()) or 1.0
         n = self.scenario.visitors_per_day // 24
         challenger_n = int(self.rng.binomial(n, weights.get("challenger", 0.0) / total))
@@ -505,18 +598,38 @@ class Simulation:
             conversions[variant] += converted
             seen, won = by_version.get(models.get(variant, variant), (0, 0))
             by_version[models.get(variant, variant)] = (seen + count, won + converted)
-            dims = [{"Name": "EndpointName", "Value": settings.endpoint_name},
-                    {"Name": "VariantName", "Value": variant}]
+            dims = [{"Name": "EndpointName", "Value": endpoint_name}, {"Name": "VariantName", "Value": variant}]
             data += [{"MetricName": "Visitors", "Dimensions": dims, "Value": count, "Timestamp": self.clock.now},
                      {"MetricName": "Conversions", "Dimensions": dims, "Value": converted,
                       "Timestamp": self.clock.now}]
-        self.cloudwatch.put_metric_data(Namespace=settings.metric_namespace, MetricData=data)
+        self.cloudwatch.put_metric_data(Namespace=metric_namespace, MetricData=data)
         self.timeline.splits.append(Split(self.clock.now, {k: v / total for k, v in weights.items()}, run.name,
                                           models))
 
+    def split_of(self, run: ModelRun) -> tuple[str, str, dict[str, float], dict[str, str]]:
+        """(endpoint, metric namespace, weights by variant, model (version) by variant) of an `ab` model now."""
+        if run.on_cluster:
+            env = run.env["ab-controller"]
+            endpoint_name, namespace = env["ENDPOINT_NAME"], env["KSERVE_NAMESPACE"]
+            weights = KServeGraphTraffic(namespace, api=self.kube).get_weights(endpoint_name)
+            models = {variant: self.labels.get(kserve_deployer.served_uri(
+                self.kube, kserve_deployer.KServeDeploySettings.from_env(run.env["deployer"]), variant), "bootstrap")
+                for variant in weights}
+            return endpoint_name, env["METRIC_NAMESPACE"], weights, models
+        settings = run.deploy_settings
+        assert settings is not None
+        endpoint = self.sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)
+        config = self.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        models = {v["VariantName"]: v["ModelName"] for v in config["ProductionVariants"]}
+        weights = {v["VariantName"]: float(v.get("CurrentWeight", 0.0)) for v in endpoint["ProductionVariants"]}
+        return settings.endpoint_name, settings.metric_namespace, weights, models
+
     def look(self, run: ModelRun, day: int) -> None:
         settings = ab_controller.ControllerSettings.from_env(run.env["ab-controller"])
-        deps = ab_controller.Dependencies(s3=self.s3, cloudwatch=self.cloudwatch, sns=self.sns, clock=self.clock)
+        traffic = KServeGraphTraffic(run.env["ab-controller"]["KSERVE_NAMESPACE"], api=self.kube) \
+            if run.on_cluster else None
+        deps = ab_controller.Dependencies(s3=self.s3, cloudwatch=self.cloudwatch, sns=self.sns, clock=self.clock,
+                                          traffic=traffic)
         result = ab_controller.run(settings, deps)
         status = result.get("status", "")
         if status in ("rollback", "promote", "srm_halt", "advance"):
@@ -534,6 +647,7 @@ class Simulation:
                 self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
 
 
+CRON_JOB = "kubernetes:batch/v1:CronJob"
 # Jobs in the order they run when they fire at the same minute.
 JOBS = ("ingestion", "retraining", "drift", "batch", "traffic", "guardrail")
 

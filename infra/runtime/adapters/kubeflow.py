@@ -10,9 +10,14 @@ program. The calls, as documented in KFP's API reference (backend/api/v2beta1/ru
   (`pipeline_id`, optional `pipeline_version_id`: latest when absent), `runtime_config.parameters` and an
   optional `experiment_id`; the answer carries `run_id`.
 
+- `GET  {host}/apis/v2beta1/pipelines?filter=...` with a filter on `display_name`, when the pipeline is
+  named rather than given by id (pipelines are uploaded to KFP after the stack exists, so the stack knows
+  their names, not their ids).
+
 Settings (the CronJob's environment): KFP_HOST (default: the in-cluster `ml-pipeline` service of standalone
-KFP), KFP_PIPELINE_ID (required), KFP_PIPELINE_VERSION_ID, KFP_EXPERIMENT_ID, PIPELINE_PARAMETERS (a JSON
-object), KFP_TOKEN_FILE (a projected service-account token for multi-user KFP; sent as a bearer token).
+KFP), KFP_PIPELINE_ID or KFP_PIPELINE_NAME (one is required), KFP_PIPELINE_VERSION_ID, KFP_EXPERIMENT_ID,
+PIPELINE_PARAMETERS (a JSON object), KFP_TOKEN_FILE (a projected service-account token for multi-user KFP;
+sent as a bearer token).
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ class KubeflowPipelineTrigger:
 
     def __init__(
         self,
-        pipeline_id: str,
+        pipeline_id: str = "",
         *,
+        pipeline_name: str = "",
         host: str = DEFAULT_HOST,
         pipeline_version_id: str = "",
         experiment_id: str = "",
@@ -48,9 +54,11 @@ class KubeflowPipelineTrigger:
         session: Any | None = None,
         timeout: float = 30.0,
     ) -> None:
-        if not pipeline_id:
-            raise ValueError("the kubeflow-pipeline trigger needs a pipeline id (env KFP_PIPELINE_ID)")
+        if not (pipeline_id or pipeline_name):
+            raise ValueError("the kubeflow-pipeline trigger needs a pipeline (env KFP_PIPELINE_ID or "
+                             "KFP_PIPELINE_NAME)")
         self.pipeline_id = pipeline_id
+        self.pipeline_name = pipeline_name
         self.host = host.rstrip("/")
         self.pipeline_version_id = pipeline_version_id
         self.experiment_id = experiment_id
@@ -60,18 +68,21 @@ class KubeflowPipelineTrigger:
         self._session = session
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, str]) -> KubeflowPipelineTrigger:
+    def from_settings(cls, settings: Mapping[str, str], session: Any | None = None) -> KubeflowPipelineTrigger:
+        """From a job's environment; `session`: a `requests.Session`-like object (default: a new session)."""
         raw = settings.get("PIPELINE_PARAMETERS", "").strip()
         parameters = json.loads(raw) if raw else {}
         if not isinstance(parameters, dict):
             raise ValueError("PIPELINE_PARAMETERS must be a JSON object")
         return cls(
             settings.get("KFP_PIPELINE_ID", ""),
+            pipeline_name=settings.get("KFP_PIPELINE_NAME", ""),
             host=settings.get("KFP_HOST") or DEFAULT_HOST,
             pipeline_version_id=settings.get("KFP_PIPELINE_VERSION_ID", ""),
             experiment_id=settings.get("KFP_EXPERIMENT_ID", ""),
             parameters={str(k): str(v) for k, v in parameters.items()},
             token_file=settings.get("KFP_TOKEN_FILE", ""),
+            session=session,
         )
 
     @property
@@ -102,9 +113,23 @@ class KubeflowPipelineTrigger:
         model = _DISPLAY_BAD.sub("-", request.model_name).strip("-")[:80] or "model"
         return f"drift-{model}-{request.idempotency_key[:16]}"
 
+    @staticmethod
+    def _by_display_name(name: str) -> str:
+        return json.dumps({"predicates": [{"key": "display_name", "operation": "EQUALS", "string_value": name}]})
+
+    def resolve_pipeline(self) -> str:
+        """The pipeline id: as configured, or looked up once by display name."""
+        if not self.pipeline_id:
+            found = self._call("GET", "/apis/v2beta1/pipelines",
+                               params={"filter": self._by_display_name(self.pipeline_name), "page_size": 1})
+            pipelines = found.get("pipelines") or []
+            if not pipelines:
+                raise KubeflowRunError(f"KFP has no pipeline named {self.pipeline_name!r}; upload it first")
+            self.pipeline_id = str(pipelines[0]["pipeline_id"])
+        return self.pipeline_id
+
     def existing_run(self, display_name: str) -> str | None:
-        predicate = {"key": "display_name", "operation": "EQUALS", "string_value": display_name}
-        params: dict[str, Any] = {"filter": json.dumps({"predicates": [predicate]}), "page_size": 1}
+        params: dict[str, Any] = {"filter": self._by_display_name(display_name), "page_size": 1}
         if self.experiment_id:
             params["experiment_id"] = self.experiment_id
         runs = self._call("GET", "/apis/v2beta1/runs", params=params).get("runs") or []
@@ -117,7 +142,7 @@ class KubeflowPipelineTrigger:
         if existing:
             return existing
         description = request.reason + (f" Report: {request.report_uri}" if request.report_uri else "")
-        reference = {"pipeline_id": self.pipeline_id}
+        reference = {"pipeline_id": self.resolve_pipeline()}
         if self.pipeline_version_id:
             reference["pipeline_version_id"] = self.pipeline_version_id
         body: dict[str, Any] = {
