@@ -229,8 +229,12 @@ def test_preview_json_shape() -> None:
     assert (doc["stack"], doc["profile"], doc["environment"]) == ("dev", "mlflow-sagemaker", "dev")
     first = doc["resources"][0]
     assert set(first) == {"type", "name", "parent", "inputs", "options"}
-    assert set(first["options"]) == {"protect", "retainOnDelete"}
-    assert any(r["type"] == "aws:sagemaker/endpoint:Endpoint" for r in doc["resources"])
+    assert {"protect", "retainOnDelete"} <= set(first["options"])
+    endpoints = [r for r in doc["resources"] if r["type"] == "aws:sagemaker/endpoint:Endpoint"]
+    # The deployer swaps endpoint configs at run time: `pulumi up` must not put the old one back.
+    assert endpoints and all(r["options"]["ignoreChanges"] == ["endpointConfigName"] for r in endpoints)
+    secrets = [r for r in doc["resources"] if r["type"] == "aws:secretsmanager/secretVersion:SecretVersion"]
+    assert any(r["options"]["ignoreChanges"] == ["secretString"] for r in secrets)  # the rotator owns it
 
 
 def test_managed_mlflow_kind_builds() -> None:

@@ -35,6 +35,8 @@ def short_type(token: str) -> str:
 
 def _markers(record: ResourceRecord) -> str:
     marks = [m for m, on in (("protected", record.protect), ("retained on delete", record.retain_on_delete)) if on]
+    if record.ignore_changes:  # set at run time (traffic, rotated secrets): `pulumi up` leaves them alone
+        marks.append(f"ignores changes to {', '.join(record.ignore_changes)}")
     return f"  [{', '.join(marks)}]" if marks else ""
 
 
