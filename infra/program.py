@@ -6,39 +6,35 @@ import sys
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 
-from infra.components.base import ModelScope, StackContext, tagging_transformation
-from infra.components.catalog import MODEL_ORDER, ORDER, ModelBuild, Platform, kind_of, lookup
+from infra.components.base import ModelScope, tagging_transformation
+from infra.components.catalog import MODEL_ORDER, ORDER, ModelBuild, Platform, cloud_backend, kind_of, lookup
 from infra.errors import UserError
 from infra.profiles.loader import StackSpec, load_stack
-
-CLOUD = "aws"
 
 
 def build(spec: StackSpec) -> Platform:
     """Declare every resource of the stack. Runs inside a Pulumi program (real engine or mock runtime)."""
     pulumi.runtime.register_stack_transformation(tagging_transformation(spec))
-    ctx = StackContext(spec=spec, account_id=aws.get_caller_identity_output().account_id, region=spec.body.region)
+    backend = cloud_backend(spec.cloud)
+    ctx = backend.context(spec)
     platform = Platform()
     for capability in ORDER:
         config = getattr(spec.body, capability)
         if config is not None:  # an optional capability the profile does not use
-            lookup(capability, kind_of(config, CLOUD))(ctx, config, platform)
+            lookup(capability, kind_of(config, spec.cloud))(ctx, config, platform)
     models: dict[str, Any] = {}
     for name, model_spec in spec.body.models.items():
         model = ModelBuild(scope=ModelScope(name, model_spec, ctx))
-        lookup("model", CLOUD)(ctx, model_spec, platform, model)
+        lookup("model", spec.cloud)(ctx, model_spec, platform, model)
         for capability in MODEL_ORDER:
             config = getattr(model_spec, capability, None)
-            lookup(f"model.{capability}", kind_of(config, CLOUD))(ctx, config, platform, model)
+            lookup(f"model.{capability}", kind_of(config, spec.cloud))(ctx, config, platform, model)
         models[name] = model.component.finish(model)
     pulumi.export("profile", spec.profile_name)
     pulumi.export("environment", spec.environment)
-    pulumi.export("trackingUrl", platform["tracking"].url)
-    pulumi.export("dataBucket", platform["artifact_store"].data.id)
-    pulumi.export("artifactBucket", platform["artifact_store"].artifacts.id)
-    pulumi.export("alertTopicArn", platform["monitoring"].topic.arn)
+    for name, value in backend.exports(platform).items():
+        pulumi.export(name, value)
     pulumi.export("models", models)
     return platform
 

@@ -126,7 +126,8 @@ def test_sensitivity_flips_where_pricing_afresh_flips(synthesized: Synthesized) 
     back towards the base still the old one (every criterion re-evaluated, the cost at 50 models included)."""
     eks = ResourceGraph(stack="prod", profile="eks", environment="prod", resources=[ResourceRecord(
         type="aws:eks/cluster:Cluster", name="eks-cluster", parent="cluster", inputs={"tags": {"capability": "x"}})])
-    graphs = {**synthesized.graphs, "eks": eks}
+    # The AWS profile against the bare cluster: an instance price of the one can turn the recommendation.
+    graphs = {"mlflow-sagemaker": synthesized.graphs["mlflow-sagemaker"], "eks": eks}
     catalog = load_catalog()
     result = compare(Synthesized(graphs, {p: "us-east-1" for p in graphs}, {}), STARTUP, catalog)
     by_name = {s.variable: s for s in result.sensitivity}

@@ -190,8 +190,9 @@ def test_validator_messages_in_plain_words_with_hints(tmp_path: Path) -> None:
     assert errors(out) == [
         f"{profile}:4: tracking.mlflow_version: expected text, got a number (2.20); quote it: \"2.20\"",
         f"{profile}:6: tracking.desried_count: unknown field; did you mean 'desired_count'?",
-        f"{profile}:7: networking: 'kind' is required here: one of vpc",
-        f"{profile}:10: monitoring.kind: unknown kind 'lambda-drfit'; expected one of lambda-drift; "
+        f"{profile}:7: networking: 'kind' is required here: one of vpc, gcp-vpc",
+        f"{profile}:10: monitoring.kind: unknown kind 'lambda-drfit'; expected one of lambda-drift, "
+        "cloud-monitoring; "
         "did you mean 'lambda-drift'?",
         f"{profile}:12: automation.timezone: 'Europe/Berlln' is not an IANA time zone; did you mean 'Europe/Berlin'?",
     ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +17,7 @@ from infra.profiles.model import ModelSpec
 
 
 class Capability(pulumi.ComponentResource):
-    """A component that provides one capability; its AWS children are tagged with that capability."""
+    """A component that provides one capability; its children are tagged (labelled) with that capability."""
 
     capability: str = ""
 
@@ -110,19 +112,38 @@ def base_tags(spec: StackSpec) -> dict[str, str]:
     return {"project": PROJECT, "environment": spec.environment, "profile": spec.profile_name}
 
 
-_TAGGABLE: dict[str, bool] = {}
+def gcp_label(value: str) -> str:
+    """A GCP label value: lowercase letters, digits, `_` and `-`, at most 63 characters."""
+    return re.sub(r"[^a-z0-9_-]", "-", str(value).lower())[:63]
+
+
+# Where each provider SDK takes the standard tags, and how values are written there.
+TAG_STYLES: dict[str, tuple[tuple[str, ...], Callable[[str], str]]] = {
+    "pulumi_aws.": (("tags",), str),
+    # GCP: `labels`, except Cloud Monitoring's `user_labels` (a notification channel's `labels` are its settings).
+    "pulumi_gcp.": (("user_labels", "labels"), gcp_label),
+}
+_TAG_PROPERTY: dict[str, tuple[str, Callable[[str], str]] | None] = {}
+
+
+def tag_property(cls: type) -> tuple[str, Callable[[str], str]] | None:
+    """The input a resource class takes its tags in and the value format (read once per class), or None."""
+    key = f"{cls.__module__}.{cls.__qualname__}"
+    if key not in _TAG_PROPERTY:
+        init = getattr(cls, "_internal_init", None)
+        found: tuple[str, Callable[[str], str]] | None = None
+        for module, (names, fmt) in TAG_STYLES.items():
+            if cls.__module__.startswith(module) and init is not None:
+                params = inspect.signature(init).parameters
+                name = next((n for n in names if n in params), None)
+                found = (name, fmt) if name else None
+        _TAG_PROPERTY[key] = found
+    return _TAG_PROPERTY[key]
 
 
 def is_taggable(cls: type) -> bool:
-    """Whether an AWS resource class takes a `tags` map (read once per class from its signature)."""
-    key = f"{cls.__module__}.{cls.__qualname__}"
-    if key not in _TAGGABLE:
-        init = getattr(cls, "_internal_init", None)
-        _TAGGABLE[key] = (
-            cls.__module__.startswith("pulumi_aws.") and init is not None
-            and "tags" in inspect.signature(init).parameters
-        )
-    return _TAGGABLE[key]
+    """Whether a resource class takes the standard tags (AWS `tags`, GCP labels)."""
+    return tag_property(cls) is not None
 
 
 def _model_of(resource: pulumi.Resource | None) -> str | None:
@@ -143,8 +164,8 @@ def _capability_of(resource: pulumi.Resource | None) -> str:
 
 
 def tagging_transformation(spec: StackSpec) -> Any:
-    """A stack transformation that puts the four standard tags on every taggable AWS resource, and `model`
-    on every resource of a model.
+    """A stack transformation that puts the four standard tags on every taggable resource (GCP: labels), and
+    `model` on every resource of a model.
 
     One mechanism instead of passing tags through every constructor; the legacy stack transformation is the
     one the SDK runs in-process (so it also runs under the mock runtime the offline engine uses).
@@ -154,13 +175,16 @@ def tagging_transformation(spec: StackSpec) -> Any:
     def transform(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
         parent = args.opts.parent if args.opts else None
         args.resource._mlopsgen_parent = parent  # type: ignore[attr-defined]
-        if not is_taggable(type(args.resource)):
+        style = tag_property(type(args.resource))
+        if style is None:
             return None
+        prop, fmt = style
         capability = _capability_of(parent)
-        own: dict[str, Any] = dict(args.props.get("tags") or {})  # type: ignore[arg-type]
+        own: dict[str, Any] = dict(args.props.get(prop) or {})  # type: ignore[arg-type]
         model = _model_of(parent)
         merged = {**tags, "capability": capability, **({"model": model} if model else {}), **own}
-        return pulumi.ResourceTransformationResult({**args.props, "tags": merged}, args.opts)
+        return pulumi.ResourceTransformationResult({**args.props, prop: {k: fmt(v) for k, v in merged.items()}},
+                                                   args.opts)
 
     return transform
 

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.components.base import ModelScope
+from infra.components.base import ModelScope, StackContext
+from infra.profiles.loader import StackSpec
 
 # Dependencies flow forward: each capability may use those before it.
 # `cluster` is optional (None: the stack has no Kubernetes cluster).
@@ -43,6 +44,35 @@ class ModelBuild(Platform):
 
     scope: ModelScope | None = None
     component: Any = None
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """What a cloud backend adds around its builders: the stack context (account or project facts), the
+    provider's stack settings for offline runs, and the stack outputs it exports."""
+
+    name: str
+    context: Callable[[StackSpec], StackContext]
+    provider_config: Callable[[StackSpec], dict[str, str]]
+    exports: Callable[[Platform], dict[str, Any]]
+
+
+CLOUDS: dict[str, Cloud] = {}
+
+
+def register_cloud(cloud: Cloud) -> Cloud:
+    if cloud.name in CLOUDS:
+        raise ValueError(f"two backends for cloud {cloud.name!r}")
+    CLOUDS[cloud.name] = cloud
+    return cloud
+
+
+def cloud_backend(name: str) -> Cloud:
+    _load_backends()
+    try:
+        return CLOUDS[name]
+    except KeyError:
+        raise LookupError(f"no backend registered for cloud {name!r}") from None
 
 
 Builder = Callable[..., Any]  # (ctx, config, platform) for the platform; (ctx, config, platform, model) per model
@@ -76,3 +106,4 @@ def lookup(capability: str, kind: str) -> Builder:
 def _load_backends() -> None:
     # Importing a backend module registers its builders.
     from infra.components.aws import builders, eks_builders  # noqa: F401
+    from infra.components.gcp import builders as gcp_builders  # noqa: F401

@@ -22,6 +22,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from infra.offline.graph import ResourceGraph, ResourceRecord
+from infra.offline.synth import project_number
 from infra.profiles.loader import PROJECT, StackSpec
 
 _RUN_LOCK = threading.Lock()  # the Pulumi SDK keeps its runtime state in module globals
@@ -84,11 +85,15 @@ def _jsonable(value: Any) -> Any:
 
 
 async def _plain_output(value: Any) -> Any:
-    """A stack output's value as JSON, with secrets masked."""
+    """A stack output's value as JSON, with secrets masked (Outputs nested in dicts and lists resolved too)."""
     if isinstance(value, pulumi.Output):
         if await value.is_secret():
             return SECRET_MARK
         value = await value.future()
+    if isinstance(value, dict):
+        return {k: await _plain_output(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [await _plain_output(v) for v in value]
     return _jsonable(value)
 
 
@@ -171,6 +176,14 @@ class GraphMocks(pulumi.runtime.Mocks):
                     "expiresAt": "2099-01-01T00:00:00Z", "id": self.region}
         if token == "aws:secretsmanager/getRandomPassword:getRandomPassword":
             return {"randomPassword": self.random_password(int(args.args.get("passwordLength", 32)))}
+        if token == "gcp:organizations/getProject:getProject":
+            project = str(args.args.get("projectId") or "offline-project")
+            return {"projectId": project, "number": project_number(project), "name": project,
+                    "id": f"projects/{project}", "labels": {}, "effectiveLabels": {}}
+        if token == "gcp:organizations/getClientConfig:getClientConfig":
+            # Offline nothing is pushed; the registry credentials only have to be well-formed.
+            return {"accessToken": "offline", "project": "", "region": self.region, "zone": "", "id": "offline",
+                    "defaultLabels": {}}
         raise LookupError(f"no offline answer for invoke {token}")
 
     def random_password(self, length: int) -> str:
@@ -215,6 +228,7 @@ def run_program(spec: StackSpec, mocks: GraphMocks, program: Callable[[], object
     loads the stack Pulumi selects, ``spec.stack``), to check what `pulumi up` would run there.
     ``secrets``: values for the secret config keys the profile needs (placeholders otherwise).
     """
+    from infra.components.catalog import cloud_backend
     from infra.profiles.exceptions import loosened_defaults
     from infra.program import build
 
@@ -223,7 +237,7 @@ def run_program(spec: StackSpec, mocks: GraphMocks, program: Callable[[], object
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=spec.stack, preview=False, monitor=monitor)
         config = {f"{PROJECT}:profile": spec.profile_name, f"{PROJECT}:environment": spec.environment,
-                  "aws:region": spec.body.region}
+                  **cloud_backend(spec.cloud).provider_config(spec)}
         hidden = secret_config(spec, secrets)
         pulumi.runtime.set_all_config({**config, **hidden}, list(hidden))
         pulumi_settings.SETTINGS.rpc_manager.clear()

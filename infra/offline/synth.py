@@ -1,4 +1,4 @@
-"""Outputs for a declared resource when no cloud (or emulator) creates it: shaped like AWS's, marked offline.
+"""Outputs for a declared resource when no cloud (or emulator) creates it: shaped like AWS's or GCP's.
 
 Physical names are taken from the inputs the program set (it names everything), so ARNs and URLs computed
 from them are the ones AWS would produce for the same names.
@@ -49,8 +49,67 @@ def arn(service: str, resource: str, account: str, region: str) -> str:
     return f"arn:aws:{service}:{region_part}:{account}:{resource}"
 
 
+def project_number(project: str) -> str:
+    """A stable, well-formed (12-digit) project number for a project id, for offline runs."""
+    return str(100_000_000_000 + int(hashlib.sha1(project.encode()).hexdigest(), 16) % 900_000_000_000)
+
+
+# GCP resources: the id (resource name) pattern the provider reports, filled from the inputs.
+GCP_IDS: dict[str, str] = {
+    "gcp:kms/keyRing:KeyRing": "projects/{project}/locations/{location}/keyRings/{name}",
+    "gcp:kms/cryptoKey:CryptoKey": "{keyRing}/cryptoKeys/{name}",
+    "gcp:storage/bucket:Bucket": "{name}",
+    "gcp:storage/bucketObject:BucketObject": "{bucket}-{name}",
+    "gcp:artifactregistry/repository:Repository": "projects/{project}/locations/{location}/repositories/{repositoryId}",
+    "gcp:vertex/aiEndpoint:AiEndpoint": "projects/{project}/locations/{location}/endpoints/{name}",
+    "gcp:vertex/aiMetadataStore:AiMetadataStore": "projects/{project}/locations/{region}/metadataStores/{name}",
+    "gcp:vertex/aiDeploymentResourcePool:AiDeploymentResourcePool":
+        "projects/{project}/locations/{region}/deploymentResourcePools/{name}",
+    "gcp:bigquery/dataset:Dataset": "projects/{project}/datasets/{datasetId}",
+    "gcp:cloudrunv2/job:Job": "projects/{project}/locations/{location}/jobs/{name}",
+    "gcp:cloudscheduler/job:Job": "projects/{project}/locations/{region}/jobs/{name}",
+    "gcp:compute/network:Network": "projects/{project}/global/networks/{name}",
+    "gcp:compute/subnetwork:Subnetwork": "projects/{project}/regions/{region}/subnetworks/{name}",
+    "gcp:projects/service:Service": "{project}/{service}",
+}
+
+
+def synthesize_gcp(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Id and computed outputs of a GCP resource, shaped like the provider's (names from the inputs)."""
+    state = dict(inputs)
+    fields = {k: v for k, v in inputs.items() if isinstance(v, str)}
+    try:
+        rid = GCP_IDS[typ].format(**fields) if typ in GCP_IDS else ""
+    except KeyError:
+        rid = ""
+    rid = rid or f"{typ.rsplit(':', 1)[-1].lower()}-{fake_id(typ, name)}"
+    project = fields.get("project", "offline-project")
+    if typ == "gcp:serviceaccount/account:Account":
+        email = f"{fields.get('accountId', name)}@{project}.iam.gserviceaccount.com"
+        rid = f"projects/{project}/serviceAccounts/{email}"
+        state.update(email=email, name=rid, member=f"serviceAccount:{email}", uniqueId=fake_id(typ, name))
+    elif typ == "gcp:storage/bucket:Bucket":
+        state.update(url=f"gs://{rid}", selfLink=f"https://www.googleapis.com/storage/v1/b/{rid}")
+    elif typ == "gcp:vertex/aiTensorboard:AiTensorboard":
+        number = int(fake_id(typ, name), 16) % 10**10
+        rid = f"projects/{project}/locations/{fields.get('region', '')}/tensorboards/{number}"
+        state["name"] = rid
+    elif typ in ("gcp:monitoring/notificationChannel:NotificationChannel", "gcp:monitoring/alertPolicy:AlertPolicy"):
+        kind = "notificationChannels" if "notification" in typ else "alertPolicies"
+        rid = f"projects/{project}/{kind}/{int(fake_id(typ, name), 16) % 10**12}"
+        state["name"] = rid
+    elif typ == "gcp:artifactregistry/repository:Repository":
+        state["name"] = fields.get("repositoryId", name)
+    elif typ == "gcp:vertex/aiEndpoint:AiEndpoint":
+        state["deployedModels"] = []  # an empty project: models are deployed at run time
+    state.setdefault("id", rid)
+    return rid, state
+
+
 def synthesize(typ: str, name: str, inputs: dict[str, Any], account: str, region: str) -> tuple[str, dict[str, Any]]:
     """Id and state for a resource nobody created; the state echoes the inputs plus computed outputs."""
+    if typ.startswith("gcp:"):
+        return synthesize_gcp(typ, name, inputs)
     state = dict(inputs)
     physical = name
     if typ in ARN_SHAPES:

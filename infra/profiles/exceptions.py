@@ -42,7 +42,7 @@ def _walk(model: BaseModel, path: str) -> list[str]:
 def loosened_defaults(spec: StackSpec) -> list[str]:
     body = spec.body
     found = _walk(body, "")
-    for workload in body.networking.internet_https_egress:
+    for workload in getattr(body.networking, "internet_https_egress", []):
         found.append(f"networking.internet_https_egress includes {workload}: its containers may open HTTPS "
                      "connections to any internet host through the NAT gateway")
     return found

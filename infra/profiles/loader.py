@@ -51,6 +51,7 @@ class StackSpec:
     description: str
     body: ProfileBody
     profile_file: str
+    cloud: str = "aws"
     stack_file: str | None = None
     aws_region: str | None = None
     layers: list[Layer] = field(default_factory=list, repr=False)
@@ -162,7 +163,7 @@ def load_profile(path: Path) -> tuple[Profile, Layer]:
         raise UserError.single(shown, "a profile must be a YAML mapping", line=1)
     layer = Layer(shown, data, lines, raw=raw)
     try:
-        profile = Profile.model_validate(data)
+        profile = Profile.model_validate(data, context={"cloud": str(data.get("cloud", "aws"))})
     except ValidationError as exc:
         raise UserError(_problems(exc, [layer], data, Profile)) from None
     builtin = PROFILES_DIR / f"{profile.name}.yaml"
@@ -176,7 +177,7 @@ def load_profile(path: Path) -> tuple[Profile, Layer]:
 def resolve(
     profile: str, environment: str, *, stack: str | None = None, overrides: Layer | None = None,
     stack_file: str | None = None, aws_region: str | None = None, region_line: int | None = None,
-    profile_line: int | None = None,
+    profile_line: int | None = None, provider_settings: Layer | None = None,
 ) -> StackSpec:
     """Merge a profile's body, its overlay for ``environment`` and stack overrides, then validate the result.
 
@@ -204,6 +205,8 @@ def resolve(
     if aws_region:
         layers.append(Layer(stack_file or "", {"region": aws_region},
                             {("region",): region_line} if region_line else {}, prefix="aws:"))
+    if provider_settings is not None:
+        layers.append(provider_settings)
     if overrides is not None:
         layers.append(overrides)
     merged: dict[str, Any] = {}
@@ -213,12 +216,12 @@ def resolve(
         merged = _deep_merge(merged, item.data)
     try:
         # Rules that depend on the environment (e.g. plain HTTP only in dev) read it from the context.
-        body = ProfileBody.model_validate(merged, context={"environment": environment})
+        body = ProfileBody.model_validate(merged, context={"environment": environment, "cloud": parsed.cloud})
     except ValidationError as exc:
         raise UserError(_problems(exc, layers, merged, ProfileBody)) from None
     return StackSpec(
         stack=stack or environment, environment=environment, profile_name=parsed.name,
-        description=parsed.description, body=body, profile_file=layer.file, stack_file=stack_file,
+        description=parsed.description, body=body, profile_file=layer.file, cloud=parsed.cloud, stack_file=stack_file,
         aws_region=aws_region, layers=layers, schemas=_dataset_schemas(body, path.parent, layers, merged),
     )
 
@@ -339,6 +342,10 @@ def load_stack(stack: str, path: Path | None = None) -> StackSpec:
     if region is not None and not isinstance(region, str):
         raise UserError.single(shown, "expected a region name such as us-east-1", line=line("aws:region"),
                                field="aws:region")
+    # The GCP provider's stack settings name the project and region the stack deploys to.
+    gcp = {key: str(config[f"gcp:{key}"]) for key in ("project", "region") if config.get(f"gcp:{key}")}
+    provider = Layer(shown, gcp, {(k,): n for k in gcp if (n := line(f"gcp:{k}"))}, prefix="gcp:") if gcp else None
     profile_ref = profile if not profile.endswith((".yaml", ".yml")) else str(path.parent / profile)
     return resolve(profile_ref, environment, stack=stack, overrides=overrides, stack_file=shown,
-                   aws_region=region or None, region_line=line("aws:region"), profile_line=line(profile_key))
+                   aws_region=region or None, region_line=line("aws:region"), profile_line=line(profile_key),
+                   provider_settings=provider)

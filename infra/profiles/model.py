@@ -15,15 +15,18 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 from infra.profiles.validators import (
     ENVIRONMENTS,
+    REGION_CHECKS,
     check_bucket_prefix,
     check_cidr,
     check_fargate_size,
+    check_gce_machine_type,
     check_rds_instance_class,
     check_region,
     check_sagemaker_instance_type,
     check_schedule_expression,
     check_timezone,
     check_training_instance_type,
+    check_unix_cron,
 )
 from infra.profiles.wording import did_you_mean
 from infra.runtime.abtest.policy import GuardrailPolicy
@@ -57,6 +60,12 @@ def kind_or(default: str) -> Discriminator:
         return str(value.get("kind", default) if isinstance(value, dict) else getattr(value, "kind", default))
 
     return Discriminator(tag)
+
+
+def check_pinned_tag(tag: str) -> str:
+    if tag == "latest":
+        raise ValueError("'latest' is a moving tag: name the image version (repositories are immutable)")
+    return tag
 
 
 # ---------------------------------------------------------------- artifact store
@@ -94,7 +103,35 @@ class S3ArtifactStore(Strict):
     _check_prefix = field_validator("bucket_prefix")(check_bucket_prefix)
 
 
-ArtifactStore = Annotated[S3ArtifactStore, Field(discriminator="kind")]
+class GcsArtifactStore(Strict):
+    """Cloud Storage buckets: uniform access, public access prevention, CMEK, soft delete, and either a retention
+    policy (objects cannot be deleted or replaced younger than `retention_days`) or, with `retention_days: 0`,
+    Object Versioning: Cloud Storage allows only one of the two on a bucket (cloud: gcp)."""
+
+    cloud: ClassVar[str] = "gcp"
+    kind: Literal["gcs"] = "gcs"
+    bucket_prefix: str | None = Field(
+        None,
+        description="Bucket name prefix; buckets are named <prefix>-data and <prefix>-artifacts. "
+        "Default: <profile>-<environment>-<project>",
+    )
+    retention_days: int = protective(
+        30, "objects can be deleted or replaced sooner (0: no bucket retention policy)", ge=0, le=3650,
+        # Cloud Storage refuses Object Versioning on a bucket with a retention policy: one or the other.
+    )
+    noncurrent_version_expiration_days: int = Field(
+        90, ge=1, description="Buckets without a retention policy keep object versions; superseded versions are "
+        "deleted this many days after they became noncurrent",
+    )
+    soft_delete_days: int = Field(7, ge=7, le=90, description="Deleted objects stay restorable this many days")
+    transition_to_nearline_days: int | None = Field(
+        30, ge=30, description="Move objects to the Nearline class after this many days (null: never)"
+    )
+
+    _check_prefix = field_validator("bucket_prefix")(check_bucket_prefix)
+
+
+ArtifactStore = Annotated[S3ArtifactStore | GcsArtifactStore, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------- tracking
@@ -191,7 +228,16 @@ class WandbSaas(Strict):
     secret_config: ClassVar[tuple[str, ...]] = ("wandbApiKey",)
 
 
-Tracking = Annotated[MlflowOnEcs | SageMakerManagedMlflow | WandbSaas, Field(discriminator="kind")]
+class VertexExperimentsTracking(Strict):
+    """Vertex AI Experiments: the region's metadata store and a TensorBoard instance, both CMEK-encrypted."""
+
+    cloud: ClassVar[str] = "gcp"
+    kind: Literal["vertex-experiments"] = "vertex-experiments"
+    tensorboard: bool = Field(True, description="A Vertex AI TensorBoard instance for experiment curves")
+
+
+Tracking = Annotated[MlflowOnEcs | SageMakerManagedMlflow | WandbSaas | VertexExperimentsTracking,
+                     Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------- registry
@@ -201,7 +247,16 @@ class SageMakerModelRegistry(Strict):
     kind: Literal["sagemaker-model-registry"] = "sagemaker-model-registry"
 
 
-Registry = Annotated[SageMakerModelRegistry, Field(discriminator="kind")]
+class VertexModelRegistry(Strict):
+    """An Artifact Registry repository for the stack's images; each model's versions and aliases live in the
+    Vertex AI Model Registry (managed at run time: pulumi-gcp has no resource for an uploaded model)."""
+
+    cloud: ClassVar[str] = "gcp"
+    kind: Literal["vertex-model-registry"] = "vertex-model-registry"
+    keep_images: int = Field(30, ge=1, le=1000, description="Artifact Registry cleanup: keep the newest N images")
+
+
+Registry = Annotated[SageMakerModelRegistry | VertexModelRegistry, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------- training
@@ -224,13 +279,7 @@ class SageMakerPipelineTraining(Strict):
 
     _check_type = field_validator("instance_type")(check_training_instance_type)
     _check_schedule = field_validator("schedule")(check_schedule_expression)
-
-    @field_validator("image_tag")
-    @classmethod
-    def _pinned(cls, tag: str) -> str:
-        if tag == "latest":
-            raise ValueError("'latest' is a moving tag: name the image version (repositories are immutable)")
-        return tag
+    _pinned = field_validator("image_tag")(check_pinned_tag)
 
 
 class KubeflowTraining(Strict):
@@ -243,9 +292,33 @@ class KubeflowTraining(Strict):
     _check_schedule = field_validator("schedule")(check_schedule_expression)
 
 
+class VertexPipelineTraining(Strict):
+    """Vertex AI Pipelines: the model's retraining pipeline (KFP IR in the artifacts bucket), submitted by its
+    weekly schedule and by its drift monitor (cloud: gcp)."""
+
+    cloud: ClassVar[str] = "gcp"
+    kind: Literal["vertex-pipeline"] = "vertex-pipeline"
+    machine_type: str = Field("n1-standard-4", description="Compute Engine machine type of the training step")
+    max_runtime_hours: int = Field(4, ge=1, le=168)
+    approval: Literal["manual", "automatic"] = Field(
+        "manual", description="Whether a trained version gets the `challenger` alias automatically or by review"
+    )
+    schedule: Schedule = Field("cron(0 3 ? * SUN *)", description="Scheduled retraining (default: weekly); "
+                               "Cloud Scheduler runs it, so it must translate to unix cron")
+    image_tag: str = Field(
+        "1.0.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+        description="Tag of the training image in the stack's Artifact Registry repository; never 'latest'",
+    )
+
+    _check_type = field_validator("machine_type")(check_gce_machine_type)
+    _check_schedule = field_validator("schedule")(check_unix_cron)
+    _pinned = field_validator("image_tag")(check_pinned_tag)
+
+
 ModelTraining = Annotated[
     Annotated[SageMakerPipelineTraining, Tag("sagemaker-pipeline")]
-    | Annotated[KubeflowTraining, Tag("kubeflow-pipelines")],
+    | Annotated[KubeflowTraining, Tag("kubeflow-pipelines")]
+    | Annotated[VertexPipelineTraining, Tag("vertex-pipeline")],
     kind_or("sagemaker-pipeline"),
 ]
 
@@ -376,8 +449,44 @@ class KServeServing(Strict):
         return self
 
 
+class VertexEndpointServing(Strict):
+    """A Vertex AI endpoint per served model (`ab`: champion and challenger deployed models, weighted by the A/B
+    controller; `single`: one deployed model; `none`: registered and monitored only). Deployed models and the
+    traffic split are run-time state (the endpoint ignores `trafficSplit`); the capacity is a deployment
+    resource pool declared here. Predictions are logged to a BigQuery dataset of the model (cloud: gcp)."""
+
+    cloud: ClassVar[str] = "gcp"
+    kind: Literal["vertex-endpoint"] = "vertex-endpoint"
+    mode: Literal["ab", "single", "none"] = "single"
+    machine_type: str = Field("n1-standard-4", description="Compute Engine machine type of the replicas")
+    min_replicas: int = protective(2, "the model can run on one replica (no zone redundancy)", ge=1, le=100)
+    max_replicas: int = Field(4, ge=1, le=1000)
+    ab: AbTest = Field(default_factory=AbTest)
+    prediction_log_sampling_rate: float = Field(
+        1.0, gt=0, le=1, description="Share of requests and responses logged to the BigQuery prediction log"
+    )
+    prediction_log_retention_days: int = protective(
+        365, "prediction logs are deleted sooner", ge=1, le=3650
+    )
+
+    _check_type = field_validator("machine_type")(check_gce_machine_type)
+
+    @field_validator("ab")
+    @classmethod
+    def _guardrail_on_cloud_scheduler(cls, ab: AbTest) -> AbTest:
+        check_unix_cron(ab.guardrail_schedule)
+        return ab
+
+    @model_validator(mode="after")
+    def _replicas(self) -> VertexEndpointServing:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError("max_replicas must be at least min_replicas")
+        return self
+
+
 ModelServing = Annotated[
-    Annotated[SageMakerServing, Tag("sagemaker-endpoint")] | Annotated[KServeServing, Tag("kserve")],
+    Annotated[SageMakerServing, Tag("sagemaker-endpoint")] | Annotated[KServeServing, Tag("kserve")]
+    | Annotated[VertexEndpointServing, Tag("vertex-endpoint")],
     kind_or("sagemaker-endpoint"),
 ]
 
@@ -395,7 +504,17 @@ class LambdaDriftMonitoring(Strict):
     log_retention_days: LogRetention = protective(90, "logs are kept for less than 90 days")
 
 
-Monitoring = Annotated[LambdaDriftMonitoring, Field(discriminator="kind")]
+class CloudMonitoring(Strict):
+    """Cloud Monitoring: an email notification channel per address, alert policies, and a log bucket keeping
+    the runtime jobs' logs (cloud: gcp)."""
+
+    cloud: ClassVar[str] = "gcp"
+    kind: Literal["cloud-monitoring"] = "cloud-monitoring"
+    alert_emails: list[Email] = Field(default_factory=list, description="Notified of every alert of the stack")
+    log_retention_days: int = protective(90, "logs are kept for less than 90 days", ge=1, le=3650)
+
+
+Monitoring = Annotated[LambdaDriftMonitoring | CloudMonitoring, Field(discriminator="kind")]
 
 
 class ModelMonitoring(Strict):
@@ -426,8 +545,27 @@ class KubernetesMonitoring(Strict):
     _check_schedule = field_validator("drift_schedule")(check_schedule_expression)
 
 
+class CloudRunDriftMonitoring(Strict):
+    """A model's drift monitor as a Cloud Run job on a Cloud Scheduler schedule, and its alert policies (errors,
+    p99 latency of its endpoint) on the stack's notification channels (cloud: gcp)."""
+
+    cloud: ClassVar[str] = "gcp"
+    kind: Literal["cloud-run-drift"] = "cloud-run-drift"
+    drift_schedule: Schedule = "cron(0 6 * * ? *)"
+    drift: DriftConfig = Field(
+        default_factory=DriftConfig,
+        description="Drift tests, thresholds and rules (per-feature overrides, multiple-testing correction)",
+    )
+    retrain_on_drift: bool = True
+    endpoint_5xx_alarm_threshold: int = Field(5, ge=1, description="Prediction errors per 5 minutes")
+    latency_p99_ms_alarm_threshold: int = Field(1000, ge=1)
+
+    _check_schedule = field_validator("drift_schedule")(check_unix_cron)
+
+
 ModelMonitor = Annotated[
-    Annotated[ModelMonitoring, Tag("lambda-drift")] | Annotated[KubernetesMonitoring, Tag("kubernetes-cronjob")],
+    Annotated[ModelMonitoring, Tag("lambda-drift")] | Annotated[KubernetesMonitoring, Tag("kubernetes-cronjob")]
+    | Annotated[CloudRunDriftMonitoring, Tag("cloud-run-drift")],
     kind_or("lambda-drift"),
 ]
 
@@ -569,7 +707,19 @@ class VpcNetworking(Strict):
         return self
 
 
-Networking = Annotated[VpcNetworking, Field(discriminator="kind")]
+class GcpVpcNetworking(Strict):
+    """A custom-mode VPC with one private subnetwork (Private Google Access): the jobs reach Google APIs without
+    external IPs or NAT (cloud: gcp)."""
+
+    cloud: ClassVar[str] = "gcp"
+    kind: Literal["gcp-vpc"] = "gcp-vpc"
+    cidr: str = Field("10.42.0.0/20", description="Private IPv4 range of the jobs' subnetwork, /16 to /24")
+    flow_logs: bool = protective(True, "no VPC flow logs")
+
+    _check_cidr = field_validator("cidr")(check_cidr)
+
+
+Networking = Annotated[VpcNetworking | GcpVpcNetworking, Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------- security
@@ -645,11 +795,60 @@ class ModelSpec(Strict):
         return self
 
 
+# ---------------------------------------------------------------- clouds
+PLATFORM_CAPABILITIES = ("artifact_store", "tracking", "cluster", "registry", "monitoring", "networking")
+MODEL_CAPABILITIES = ("training", "serving", "monitoring")
+# The kinds a profile of another cloud gets for the capabilities it leaves out (AWS's are the field defaults).
+CLOUD_DEFAULT_KINDS: dict[str, dict[str, str]] = {
+    "gcp": {"artifact_store": "gcs", "tracking": "vertex-experiments", "registry": "vertex-model-registry",
+            "monitoring": "cloud-monitoring", "networking": "gcp-vpc"},
+}
+CLOUD_DEFAULT_MODEL_KINDS: dict[str, dict[str, str]] = {
+    "gcp": {"training": "vertex-pipeline", "serving": "vertex-endpoint", "monitoring": "cloud-run-drift"},
+}
+
+
+def cloud_of(info: ValidationInfo) -> str:
+    """The profile's cloud, which the loader passes as validation context (overlays cannot change it); an
+    unknown one is reported by the `cloud` field itself, so the rest validates as AWS."""
+    cloud = str((info.context or {}).get("cloud", "aws"))
+    return cloud if cloud in REGION_CHECKS else "aws"
+
+
+def _with_kinds(section: Any, defaults: dict[str, str]) -> Any:
+    if not isinstance(section, dict):
+        return section
+    filled = dict(section)
+    for capability, kind in defaults.items():
+        current = filled.get(capability)
+        if current is None:
+            filled[capability] = {"kind": kind}
+        elif isinstance(current, dict) and "kind" not in current:
+            filled[capability] = {"kind": kind, **current}
+    return filled
+
+
+def _own_cloud(value: Any, cloud: str, where: str) -> None:
+    own = getattr(type(value), "cloud", "aws")
+    if own != cloud:
+        raise ValueError(f"{where}kind {getattr(value, 'kind', '')!r} runs on {own}; this profile's cloud is {cloud}")
+
+
 # ---------------------------------------------------------------- profile
 class ProfileBody(Strict):
-    """Everything an environment overlay may change: the shared platform once, and each model."""
+    """Everything an environment overlay may change: the shared platform once, and each model.
 
-    region: str = Field("us-east-1", description="AWS region, such as us-east-1")
+    Validate with context `{"cloud": ...}` (default aws): capabilities left out get that cloud's kinds, and
+    every kind must run on it."""
+
+    region: str = Field(
+        "us-east-1", validate_default=True,
+        description="AWS region (us-east-1) or GCP region (europe-west4), matching the profile's cloud",
+    )
+    project: str | None = Field(
+        None, validate_default=True, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
+        description="GCP project id (cloud: gcp only)",
+    )
     artifact_store: ArtifactStore = Field(default_factory=S3ArtifactStore)
     tracking: Tracking = Field(default_factory=MlflowOnEcs)
     cluster: Cluster | None = Field(None, description="A Kubernetes cluster for the stack's workloads (kind `eks`)")
@@ -677,13 +876,62 @@ class ProfileBody(Strict):
                     raise ValueError(f"models {a!r} and {b!r} share the data source prefix {min(pa, pb)!r}")
         return models
 
-    _check_region = field_validator("region")(check_region)
+    @model_validator(mode="before")
+    @classmethod
+    def _cloud_defaults(cls, data: Any, info: ValidationInfo) -> Any:
+        """Capabilities (shared and per model) left out, or written without `kind`, get the cloud's kinds."""
+        cloud = cloud_of(info)
+        if not isinstance(data, dict) or cloud not in CLOUD_DEFAULT_KINDS:
+            return data
+        data = _with_kinds(data, CLOUD_DEFAULT_KINDS[cloud])
+        models = data.get("models")
+        if isinstance(models, dict):
+            data["models"] = {name: _with_kinds(model, CLOUD_DEFAULT_MODEL_KINDS[cloud])
+                              for name, model in models.items()}
+        return data
+
+    @field_validator("region")
+    @classmethod
+    def _region_of_cloud(cls, value: str, info: ValidationInfo) -> str:
+        return check_region(value, cloud_of(info))
+
+    @field_validator("project")
+    @classmethod
+    def _project_of_cloud(cls, value: str | None, info: ValidationInfo) -> str | None:
+        cloud = cloud_of(info)
+        if cloud == "gcp" and not value:
+            raise ValueError("required when cloud is gcp: the GCP project id")
+        if cloud != "gcp" and value:
+            raise ValueError(f"only for cloud gcp (this profile's cloud is {cloud})")
+        return value
+
+    @field_validator(*PLATFORM_CAPABILITIES)
+    @classmethod
+    def _kind_of_cloud(cls, value: BaseModel | None, info: ValidationInfo) -> BaseModel | None:
+        if value is not None:  # an optional capability (cluster) may be left out
+            _own_cloud(value, cloud_of(info), "")
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _model_kinds_of_cloud(cls, models: dict[str, ModelSpec], info: ValidationInfo) -> dict[str, ModelSpec]:
+        cloud = cloud_of(info)
+        for name, model in models.items():
+            for capability in MODEL_CAPABILITIES:
+                _own_cloud(getattr(model, capability), cloud, f"models.{name}.{capability}: ")
+            if cloud == "gcp":  # Cloud Scheduler takes unix cron
+                try:
+                    check_unix_cron(model.dataset.ingestion_schedule)
+                except ValueError as exc:
+                    raise ValueError(f"models.{name}.dataset.ingestion_schedule: {exc}") from None
+        return models
 
     # Field validators see the fields declared before them (info.data): an error points at the field's line.
     @field_validator("artifact_store")
     @classmethod
-    def _replica_elsewhere(cls, store: S3ArtifactStore, info: ValidationInfo) -> S3ArtifactStore:
-        if store.replication_region and store.replication_region == info.data.get("region"):
+    def _replica_elsewhere(cls, store: Any, info: ValidationInfo) -> Any:
+        replica = getattr(store, "replication_region", None)
+        if replica and replica == info.data.get("region"):
             raise ValueError("artifact_store.replication_region must differ from the stack's region")
         return store
 
@@ -704,7 +952,9 @@ class Profile(ProfileBody):
     schema_: str | None = Field(None, alias="$schema", description="JSON Schema location, for editors")
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$", description="Profile name, used in tags")
     description: str = ""
-    cloud: Literal["aws"] = "aws"
+    cloud: Literal["aws", "gcp"] = Field(
+        "aws", description="The cloud every capability runs on; set once per profile (overlays cannot change it)"
+    )
     environments: dict[str, dict[str, object]] = Field(
         default_factory=dict,
         description="Per-environment overlays (dev, staging, prod): partial profile bodies merged over this one",

@@ -57,11 +57,86 @@ def aws_regions() -> frozenset[str]:
                      for region in session.get_available_regions("sagemaker", partition_name=partition))
 
 
-def check_region(value: str) -> str:
+def _aws_region(value: str) -> str:
     """An AWS region where SageMaker runs (see `aws_regions`); a near miss gets a did-you-mean."""
     if value not in aws_regions():
         hint = did_you_mean(value, aws_regions()) or "; for example us-east-1 or eu-central-1"
         raise ValueError(f"{value!r} is not an AWS region with SageMaker{hint}")
+    return value
+
+
+_GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d{1,2}$")
+
+
+def _gcp_region(value: str) -> str:
+    if not _GCP_REGION.match(value):
+        raise ValueError(f"{value!r} is not a GCP region name such as europe-west4 or us-central1")
+    return value
+
+
+# Each cloud's region check, by the profile's `cloud`.
+REGION_CHECKS = {"aws": _aws_region, "gcp": _gcp_region}
+
+
+def check_region(value: str, cloud: str = "aws") -> str:
+    return REGION_CHECKS[cloud](value)
+
+
+_RATE_UNITS = re.compile(r"^rate\((\d+) (minute|hour|day)s?\)$")
+
+
+def _unix_day_of_week(field: str) -> str:
+    """EventBridge day-of-week (1-7 = SUN-SAT, or names) -> unix cron (0-6 = SUN-SAT)."""
+    if field in ("?", "*"):
+        return "*"
+
+    def one(token: str) -> str:
+        return str(int(token) - 1) if token.isdigit() else token
+
+    return ",".join("-".join(one(b) for b in part.split("-")) for part in field.split(","))
+
+
+def unix_cron(expression: str) -> str:
+    """A profile schedule (EventBridge grammar: rate(...) or 6-field cron(...)) as unix cron (Cloud Scheduler).
+
+    `rate(n minutes|hours|days)` becomes `*/n` in that field (n must divide the field's range evenly to keep
+    the interval exact: 60 minutes, 24 hours); `cron(m h dom mon dow *)` drops the year and maps the day of
+    week from 1-7 (SUN-SAT) to 0-6. Raises ValueError for what unix cron cannot say: at(...) one-offs, a year
+    other than `*`, the `L`, `W` and `#` day modifiers, and uneven rates.
+    Source: Cloud Scheduler "Configure cron job schedules" (unix-cron format).
+    """
+    expression = check_schedule_expression(expression)
+    if m := _RATE_UNITS.match(expression):
+        amount, unit = int(m.group(1)), m.group(2)
+        span = {"minute": 60, "hour": 24, "day": 0}[unit]
+        if span and span % amount:
+            raise ValueError(f"{expression}: unix cron repeats every {amount} {unit}s only if {amount} divides "
+                             f"{span}; use a cron(...) expression")
+        every = "*" if amount == 1 else f"*/{amount}"
+        return {"minute": f"{every} * * * *", "hour": f"0 {every} * * *", "day": f"0 0 {every} * *"}[unit]
+    if expression.startswith("cron("):
+        minutes, hours, dom, month, dow, year = expression[5:-1].split()
+        if year != "*":
+            raise ValueError(f"{expression}: Cloud Scheduler has no year field; use * for the year")
+        if any(mark in f for f in (dom, dow) for mark in ("L", "W", "#")):
+            raise ValueError(f"{expression}: Cloud Scheduler's unix cron has no L, W or # day modifiers")
+        return " ".join((minutes, hours, "*" if dom == "?" else dom, month, _unix_day_of_week(dow)))
+    raise ValueError(f"{expression}: Cloud Scheduler runs recurring schedules only (rate(...) or cron(...))")
+
+
+def check_unix_cron(expression: str) -> str:
+    """A schedule a GCP stack runs on Cloud Scheduler: it must translate to unix cron (see `unix_cron`)."""
+    unix_cron(expression)
+    return expression
+
+
+_GCE_TYPE = re.compile(r"^[a-z][a-z0-9]*-(standard|highmem|highcpu|megamem|ultramem|custom)(-\d+)?(-\d+)?$")
+
+
+def check_gce_machine_type(value: str) -> str:
+    """Compute Engine machine types Vertex AI trains and serves on, e.g. n1-standard-4, e2-highmem-8."""
+    if not _GCE_TYPE.match(value):
+        raise ValueError(f"{value!r} is not a Compute Engine machine type (for example n1-standard-4)")
     return value
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pulumi_aws as aws
+
 from infra.components.aws.automation import ModelAutomation
 from infra.components.aws.model import Model
 from infra.components.aws.monitoring import ModelMonitor, Monitoring
@@ -16,7 +18,8 @@ from infra.components.aws.storage import ArtifactStore
 from infra.components.aws.tracking import ManagedMlflow, MlflowTracking
 from infra.components.aws.training import TrainingPipeline
 from infra.components.base import ModelScope, StackContext
-from infra.components.catalog import ModelBuild, Platform, builder
+from infra.components.catalog import Cloud, ModelBuild, Platform, builder, register_cloud
+from infra.profiles.loader import StackSpec
 from infra.profiles.model import SageMakerServing
 
 
@@ -144,3 +147,20 @@ def model_automation(ctx: StackContext, cfg: Any, platform: Platform, model: Mod
         log_retention_days=_log_retention(ctx), opts=model.component.child(),
     )
     model["automation"] = automation
+
+
+# ---------------------------------------------------------------- the cloud around the builders
+def _context(spec: StackSpec) -> StackContext:
+    return StackContext(spec=spec, account_id=aws.get_caller_identity_output().account_id, region=spec.body.region)
+
+
+def _exports(platform: Platform) -> dict[str, Any]:
+    return {
+        "trackingUrl": platform["tracking"].url,
+        "dataBucket": platform["artifact_store"].data.id,
+        "artifactBucket": platform["artifact_store"].artifacts.id,
+        "alertTopicArn": platform["monitoring"].topic.arn,
+    }
+
+
+register_cloud(Cloud("aws", _context, lambda spec: {"aws:region": spec.body.region}, _exports))

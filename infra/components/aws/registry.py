@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -11,28 +10,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
-import infra.runtime
 from infra.components.aws.security import EncryptionKey
 from infra.components.base import Capability, Grantable, ModelScope, StackContext
+from infra.components.images import RUNTIME_DIR, context_tag
 from infra.profiles.model import SageMakerModelRegistry
 
 REPOSITORIES = ("training", "serving", "mlflow", "runtime")
 KEEP_IMAGES = 30
-# The installed infra.runtime package is the build context (its Dockerfile and .dockerignore ship as package data),
-# so the image builds the same from a wheel install as from a source checkout.
-RUNTIME_DIR = Path(infra.runtime.__file__).resolve().parent
-
-
-def context_tag() -> str:
-    """`ctx-` and 16 hex digits of a SHA-256 over the runtime image's build context (the installed infra.runtime
-    package: paths relative to it and bytes, sorted, caches excluded): a new tag whenever what the image holds
-    changes, never a mutable `latest`."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in RUNTIME_DIR.rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
-    for path in files:
-        digest.update(path.relative_to(RUNTIME_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return f"ctx-{digest.hexdigest()[:16]}"
 
 
 class RuntimeImage:
