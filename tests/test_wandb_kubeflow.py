@@ -14,6 +14,7 @@ from infra.offline.graph import ResourceGraph, ResourceRecord
 from infra.offline.kubernetes import check_graph, manifest
 from infra.offline.preview import preview
 from infra.offline.sandbox import SandboxResult, SandboxSession, deploy
+from infra.policy.audit import audit
 from infra.profiles.loader import PROFILES_DIR, StackSpec, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -260,3 +261,42 @@ def test_each_workload_role_is_trusted_by_pod_identity_and_scoped_to_its_model(p
         assert statement["Action"] == ["sts:AssumeRole", "sts:TagSession"]
         assert statement["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(":cluster/wandb-kubeflow-prod-cluster")
 
+
+
+def test_self_managed_wandb_server_is_encrypted_and_needs_a_license(tmp_path: Path) -> None:
+    """`tracking.kind: wandb-server`: Aurora MySQL (KMS, TLS only, binlog ROW), Redis with both encryptions, the
+    license as a Pulumi secret through Secrets Manager and ESO, the operator chart pinned; manifests all pass."""
+    profile = tmp_path / "wandb-selfhosted.yaml"
+    text = (PROFILES_DIR / f"{PROFILE}.yaml").read_text()
+    profile.write_text(text.replace("name: wandb-kubeflow\n", "name: wandb-selfhosted\n").replace(
+        "  kind: wandb\n  base_url: https://api.wandb.ai\n",
+        "  kind: wandb-server\n  hostname: wandb.mlops.example.com\n").replace(
+        "schema_file: schemas/", f"schema_file: {PROFILES_DIR / 'schemas'}/"))
+    license_text = "WANDB-LICENSE-CANARY-51d0"
+    graph = preview(resolve(str(profile), "prod"), secrets={"wandbLicense": license_text})
+    [aurora] = graph.of_type("aws:rds/cluster:Cluster")
+    assert aurora.inputs["engine"] == "aurora-mysql" and aurora.inputs["storageEncrypted"] is True
+    assert aurora.inputs["kmsKeyId"] and aurora.inputs["manageMasterUserPassword"] is True
+    [parameters] = graph.of_type("aws:rds/clusterParameterGroup:ClusterParameterGroup")
+    assert {(p["name"], p["value"]) for p in parameters.inputs["parameters"]} == {
+        ("require_secure_transport", "ON"), ("binlog_format", "ROW")}
+    assert len(graph.of_type("aws:rds/clusterInstance:ClusterInstance")) == 2
+    [redis] = graph.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    assert redis.inputs["engineVersion"] == "7.1" and redis.inputs["atRestEncryptionEnabled"] is True
+    assert redis.inputs["transitEncryptionEnabled"] is True and redis.inputs["transitEncryptionMode"] == "required"
+    assert redis.inputs["automaticFailoverEnabled"] is True and redis.inputs["kmsKeyId"]
+    [operator] = [r for r in graph.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "operator"]
+    assert operator.inputs["version"] == "1.3.7"
+    [instance] = custom(graph, "WeightsAndBiases")
+    values = instance.inputs["spec"]["values"]["global"]
+    assert values["host"] == "https://wandb.mlops.example.com"
+    assert values["licenseSecret"] == {"name": "wandb-license", "key": "license"}
+    synced = {r.inputs["metadata"]["name"] for r in custom(graph, "ExternalSecret")
+              if r.inputs["metadata"]["namespace"] == "wandb"}
+    assert synced == {"wandb-license", "wandb-mysql"}
+    settings = [r for r in graph.of_type("kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"] == "wandb"]
+    assert {r.inputs["data"]["WANDB_BASE_URL"] for r in settings} == {"https://wandb.mlops.example.com"}
+    checks, namespace_problems = check_graph(graph)
+    assert namespace_problems == [] and [c.to_json() for c in checks if not c.ok] == []
+    assert license_text not in json.dumps(graph.to_json(), default=str)  # a Pulumi secret: masked everywhere
+    assert [(v.control, v.resource) for v in audit(graph).violations] == []

@@ -28,6 +28,9 @@ ARN_SHAPES: dict[str, tuple[str, str, str]] = {
     "aws:ecs/taskDefinition:TaskDefinition": ("ecs", "task-definition/{}:1", "family"),
     "aws:ecs/service:Service": ("ecs", "service/{}", "name"),
     "aws:rds/instance:Instance": ("rds", "db:{}", "identifier"),
+    "aws:rds/cluster:Cluster": ("rds", "cluster:{}", "clusterIdentifier"),
+    "aws:elasticache/replicationGroup:ReplicationGroup": ("elasticache", "replicationgroup:{}",
+                                                          "replicationGroupId"),
     "aws:secretsmanager/secret:Secret": ("secretsmanager", "secret:{}-AbCdEf", "name"),
     "aws:cloudwatch/logGroup:LogGroup": ("logs", "log-group:{}", "name"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch", "alarm:{}", "name"),
@@ -137,6 +140,17 @@ def synthesize(typ: str, name: str, inputs: dict[str, Any], account: str, region
                 "secretArn": arn("secretsmanager", f"secret:rds!db-{fake_id(typ, name)}-AbCdEf", account, region),
                 "secretStatus": "active", "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
             }]
+    elif typ == "aws:rds/cluster:Cluster":
+        state["endpoint"] = f"{physical}.cluster-abcdefghijkl.{region}.rds.amazonaws.com"
+        state["readerEndpoint"] = f"{physical}.cluster-ro-abcdefghijkl.{region}.rds.amazonaws.com"
+        if inputs.get("manageMasterUserPassword"):
+            state["masterUserSecrets"] = [{
+                "secretArn": arn("secretsmanager", f"secret:rds!cluster-{fake_id(typ, name)}-AbCdEf", account,
+                                 region),
+                "secretStatus": "active", "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
+            }]
+    elif typ == "aws:elasticache/replicationGroup:ReplicationGroup":
+        state["primaryEndpointAddress"] = f"master.{physical}.abcdef.cache.amazonaws.com"
     elif typ == "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer":
         state["trackingServerUrl"] = f"https://{physical}.{region}.experiments.sagemaker.aws"
     elif typ == "docker-build:index:Image":

@@ -217,13 +217,19 @@ class SageMakerManagedMlflow(Strict):
     weekly_maintenance_window: str = Field("Sun:03:00", pattern=r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun):\d{2}:\d{2}$")
 
 
-class WandbSaas(Strict):
-    """Weights & Biases SaaS (or dedicated cloud): the API key is the Pulumi secret config `wandbApiKey`."""
+class WandbClient(Strict):
+    """What the stack's pods log runs to: entity and project; the API key is the Pulumi secret config
+    `wandbApiKey`."""
+
+    entity: str = Field(min_length=1, description="W&B entity (team) the runs and artifacts belong to")
+    project: str | None = Field(None, description="W&B project; default: <profile>-<environment>")
+
+
+class WandbSaas(WandbClient):
+    """Weights & Biases SaaS (or dedicated cloud)."""
 
     kind: Literal["wandb"] = "wandb"
     base_url: str = Field("https://api.wandb.ai", pattern=r"^https://", description="W&B API (TLS only)")
-    entity: str = Field(min_length=1, description="W&B entity (team) the runs and artifacts belong to")
-    project: str | None = Field(None, description="W&B project; default: <profile>-<environment>")
 
     secret_config: ClassVar[tuple[str, ...]] = ("wandbApiKey",)
 
@@ -236,7 +242,44 @@ class VertexExperimentsTracking(Strict):
     tensorboard: bool = Field(True, description="A Vertex AI TensorBoard instance for experiment curves")
 
 
-Tracking = Annotated[MlflowOnEcs | SageMakerManagedMlflow | WandbSaas | VertexExperimentsTracking,
+
+class WandbServerDatabase(Strict):
+    """Aurora MySQL 8.0 (W&B's requirement): encrypted with the stack's key, binlog in ROW format, TLS only."""
+
+    engine_version: str = Field("8.0.mysql_aurora.3.08.2", pattern=r"^8\.0\.mysql_aurora\.\d+\.\d+\.\d+$")
+    instance_class: str = Field("db.r6g.large", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    instances: int = protective(2, "a single Aurora instance for W&B: no replica to fail over to", ge=1, le=15)
+    deletion_protection: bool = protective(True, "the W&B database can be deleted")
+    backup_retention_days: int = protective(14, "fewer days of W&B database backups", ge=1, le=35)
+
+
+class WandbServerCache(Strict):
+    """ElastiCache Redis 7.1 with in-transit (required) and at-rest encryption (the stack's key)."""
+
+    node_type: str = Field("cache.r7g.large", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    replicas: int = protective(1, "no Redis replica for W&B: no automatic failover", ge=0, le=5)
+
+
+class WandbServer(WandbClient):
+    """Self-managed W&B server on the stack's cluster through W&B's Kubernetes operator (chart pinned), with
+    Aurora MySQL, ElastiCache Redis and the artifacts bucket (under `wandb/`, KMS). Needs a W&B server license:
+    the Pulumi secret config `wandbLicense`; clients still use an API key (`wandbApiKey`) issued by the server."""
+
+    kind: Literal["wandb-server"] = "wandb-server"
+    hostname: str = Field(pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$",
+                          description="DNS name of the server (its URL is https://<hostname>)")
+    database: WandbServerDatabase = Field(default_factory=WandbServerDatabase)
+    cache: WandbServerCache = Field(default_factory=WandbServerCache)
+
+    secret_config: ClassVar[tuple[str, ...]] = ("wandbApiKey", "wandbLicense")
+
+    @property
+    def base_url(self) -> str:
+        return f"https://{self.hostname}"
+
+
+
+Tracking = Annotated[MlflowOnEcs | SageMakerManagedMlflow | WandbSaas | WandbServer | VertexExperimentsTracking,
                      Field(discriminator="kind")]
 
 

@@ -18,7 +18,7 @@ from infra.components.aws.k8s_jobs import JOBS_NAMESPACE, CronJob, eventbridge_t
 from infra.components.aws.kserve import SERVING_NAMESPACE, KServeModel
 from infra.components.aws.kubeflow import KFP_NAMESPACE, ClusterAddons, KubeflowPipelines
 from infra.components.aws.monitoring import DRIFT_NAMESPACE, DRIFT_SHARE_METRIC
-from infra.components.aws.wandb import WandbTracking
+from infra.components.aws.wandb import WandbServerPlatform, WandbTracking
 from infra.components.base import ModelScope, StackContext
 from infra.components.catalog import ModelBuild, Platform, builder
 from infra.components.kubernetes.workloads import Resources, from_namespace, https_egress, namespace_peer
@@ -57,6 +57,15 @@ def wandb(ctx: StackContext, cfg: Any, platform: Platform) -> None:
     platform["tracking"] = WandbTracking(
         "wandb", ctx, cfg, key=platform["security"], addons=platform["cluster.addons"],
         namespaces=[*platform["cluster.namespaces"], platform["cluster.kubeflow"].platform])
+
+
+@builder("tracking", "wandb-server")
+def wandb_server(ctx: StackContext, cfg: Any, platform: Platform) -> None:
+    """The self-managed server, then the same API-key chain to the pods as for SaaS (pointed at the server)."""
+    platform["tracking.server"] = WandbServerPlatform(
+        "wandb-server", ctx, cfg, key=platform["security"], network=platform["networking"],
+        eks=platform["cluster"], addons=platform["cluster.addons"], store=platform["artifact_store"])
+    wandb(ctx, cfg, platform)
 
 
 def _scope(model: ModelBuild) -> ModelScope:

@@ -80,7 +80,8 @@ class ClusterAddons(Capability):
             spec={
                 # No auth block: the controller's own credentials (Pod Identity, role above).
                 "provider": {"aws": {"service": "SecretsManager", "region": ctx.region}},
-                "conditions": [{"namespaces": ["kubeflow", "mlops-serving", "mlops-jobs"]}],
+                # The namespaces that receive synced secrets (`wandb`: the self-managed W&B server, if any).
+                "conditions": [{"namespaces": ["kubeflow", "mlops-serving", "mlops-jobs", "wandb"]}],
             },
             opts=kube.opts(depends_on=[self.external_secrets]),
         )
