@@ -78,3 +78,79 @@ def test_eks_cluster_node_groups_and_kubernetes_objects() -> None:
     assert monthly[("eks-gpu", "instance-hour")] == 11 * D("0.526") * D("0.5")
     assert any(name == "kubeflow-pipelines" for name, _, _ in est.free)
     assert est.unpriced == []
+
+
+def _cluster(*workloads: ResourceRecord) -> ResourceGraph:
+    return ResourceGraph(stack="prod", profile="wandb-kubeflow", environment="prod", resources=[
+        _record("aws:cloudwatch/logGroup:LogGroup", "recommender-logs", "recommender",
+                tags={"model": "recommender"}, retentionInDays=30),
+        _record("aws:eks/nodeGroup:NodeGroup", "eks-gpu", "cluster", instanceTypes=["g5.xlarge"], capacityType="SPOT",
+                taints=[{"key": "nvidia.com/gpu", "effect": "NO_SCHEDULE"}],
+                scalingConfig={"minSize": 0, "desiredSize": 0, "maxSize": 4}),
+        _record("aws:eks/nodeGroup:NodeGroup", "eks-system", "cluster", instanceTypes=["m5.large"],
+                capacityType="ON_DEMAND", scalingConfig={"minSize": 2, "desiredSize": 2, "maxSize": 6}),
+        _record("pulumi:providers:kubernetes", "cluster-k8s", "cluster"),
+        *workloads,
+    ])
+
+
+def _pod(cpu: str, memory: str) -> dict[str, Any]:
+    return {"resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": "2", "memory": "4Gi"}}}
+
+
+def test_kubernetes_workloads_are_their_share_of_a_node() -> None:
+    """Pods are priced as the share of an always-on m5.large (2 vCPU, 8 GiB) their requests take, the larger of
+    the CPU and memory shares; the tainted GPU group is not where they run."""
+    graph = _cluster(
+        _record("kubernetes:serving.kserve.io/v1beta1:InferenceService", "recommender-champion", "recommender",
+                spec={"predictor": {"minReplicas": 2, "model": _pod("500m", "1Gi")}}),
+        _record("kubernetes:serving.kserve.io/v1alpha1:InferenceGraph", "recommender-graph", "recommender",
+                spec={"minReplicas": 2, **_pod("100m", "128Mi")}),
+        _record("kubernetes:batch/v1:CronJob", "recommender-drift-monitor", "recommender",
+                metadata={"labels": {"mlopsgen.io/job": "drift-monitor"}},
+                spec={"schedule": "0 6 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                    "containers": [_pod("1", "2Gi")]}}}}}),
+    )
+    scenario = Scenario(name="k", models=[ModelUsage(name="recommender")],
+                        operations={"function_seconds_per_run": 60})  # type: ignore[arg-type]
+    est = price_stack(graph, scenario, CATALOG, "us-east-1").estimate
+    lines = {x.resource: x for x in est.lines if x.group == "recommender" and x.unit == "instance-hour"}
+    # 2 pods x max(0.5/2, 1/8) = 0.5 of a node, all month
+    assert (lines["recommender-champion"].quantity, lines["recommender-champion"].category) == (
+        2 * D("0.25") * 730, "serving")
+    assert lines["recommender-champion"].monthly == 365 * D("0.096")
+    # the A/B router: 2 pods x max(0.1/2, 0.125/8) = 0.1 of a node
+    assert lines["recommender-graph"].quantity == 2 * D("0.05") * 730
+    # daily (730/24 runs) for 60 s at max(1/2, 2/8) of a node; a drift monitor is monitoring
+    drift = lines["recommender-drift-monitor"]
+    assert (drift.quantity, drift.category) == (D(730) / 24 * 60 / 3600 * D("0.5"), "monitoring")
+    assert est.unpriced == []
+    assert ("cluster-k8s", "pulumi:providers:kubernetes", "a provider is configuration, not a billed resource") \
+        in est.free
+
+
+def test_pods_without_a_node_group_to_run_on_are_unpriced() -> None:
+    graph = ResourceGraph(stack="prod", profile="k", environment="prod", resources=[_record(
+        "kubernetes:serving.kserve.io/v1beta1:InferenceService", "recommender-champion", "serving",
+        spec={"predictor": {"model": _pod("1", "1Gi")}})])
+    est = price_stack(graph, Scenario(name="k", models=[ModelUsage(name="m")]), CATALOG, "us-east-1").estimate
+    assert [(u.resource, u.reason) for u in est.unpriced] == [
+        ("recommender-champion", "no always-on EKS node group in the stack to run its pods")]
+
+
+def test_vertex_pipeline_template_prices_its_models_runs_and_training() -> None:
+    """A per-model template: the run fee for its own model's runs (not every model's), and training node-hours on
+    the machine type the scenario names for GCP; a model without one lists its training compute unpriced."""
+    graph = ResourceGraph(stack="prod", profile="vertex-managed", environment="prod", resources=[
+        _record("gcp:storage/bucketObject:BucketObject", f"{m}-pipeline-template", "training",
+                name=f"pipelines/{m}/retraining.json", labels={"model": m}) for m in ("a", "b")])
+    scenario = Scenario(name="v", models=[
+        ModelUsage(name="a", training={"runs_per_month": 4, "hours_per_run": 2,  # type: ignore[arg-type]
+                                       "instance_type": {"gcp": "n1-standard-4"}}),
+        ModelUsage(name="b", training={"runs_per_month": 1, "hours_per_run": 3})])  # type: ignore[arg-type]
+    est = price_stack(graph, scenario, CATALOG, "us-central1").estimate
+    monthly = {(x.group, x.unit): x.monthly for x in est.lines}
+    assert monthly[("a", "run")] == 4 * D("0.03") and monthly[("b", "run")] == 1 * D("0.03")
+    assert monthly[("a", "node-hour")] == 4 * 2 * D("0.2185")
+    assert ("b", "node-hour") not in monthly
+    assert [(u.group, u.component) for u in est.unpriced] == [("b", "training compute (b)")]

@@ -278,8 +278,9 @@ class PriceContext:
         return CAPABILITY_CATEGORY.get(capability, "networking and platform")
 
     def add(self, component: str, kind: Kind, quantity: Decimal | float, unit: str, price_id: str,
-            *, factor: Decimal | None = None) -> None:
-        """Add a component of the current resource priced from `price_id` (unpriced when the catalog lacks it)."""
+            *, factor: Decimal | None = None, category: str | None = None) -> None:
+        """Add a component of the current resource priced from `price_id` (unpriced when the catalog lacks it);
+        `category` when the resource's tags cannot say (a Kubernetes object's capability is its kind)."""
         assert self.current is not None
         record, group = self.current.record, self.current.group
         entry = self.catalog.get(price_id)
@@ -292,7 +293,7 @@ class PriceContext:
             self.estimate.notes.append(f"'{price_id}' is the {entry.region} list price; the stack runs in "
                                        f"{self.region}, whose price may differ")
         self.estimate.lines.append(CostLine(
-            resource=record.name, type=record.type, group=group, category=self.category(record),
+            resource=record.name, type=record.type, group=group, category=category or self.category(record),
             component=component, kind=kind, quantity=dec(quantity) * (factor or Decimal(1)), unit=unit,
             price_id=price_id, unit_price=entry.price, grade=entry.grade, source=entry.source, read=entry.read,
         ))
@@ -429,6 +430,8 @@ def estimate_resources(graph: ResourceGraph | Layout, scenario: Scenario, catalo
         elif token.startswith("kubernetes:"):
             est.free.append((item.record.name, token, "a Kubernetes object runs on the cluster's nodes, priced on "
                                                       "the node groups"))
+        elif token.startswith("pulumi:providers:"):
+            est.free.append((item.record.name, token, "a provider is configuration, not a billed resource"))
         else:
             est.unpriced.append(Unpriced(item.record.name, token, item.group, "-", "no pricer for this type"))
     est.free = sorted(set(est.free))

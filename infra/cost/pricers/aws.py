@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -46,7 +47,6 @@ free("SQS: the first million requests a month are free; the functions' dead-lett
      "aws:sqs/queue:Queue", "aws:sqs/queuePolicy:QueuePolicy")
 free("a rotation schedule is not billed (the rotator's runs are priced on its function)",
      "aws:secretsmanager/secretRotation:SecretRotation")
-free("a provider is configuration, not a billed resource", "pulumi:providers:aws")
 free("a SageMaker model, endpoint, model package group or model card is not billed (instances are priced on "
      "the endpoint configuration)", "aws:sagemaker/model:Model", "aws:sagemaker/endpoint:Endpoint",
      "aws:sagemaker/modelPackageGroup:ModelPackageGroup", "aws:sagemaker/modelCard:ModelCard")
@@ -365,5 +365,112 @@ def eks_node_group(ctx: PriceContext, p: Placed) -> None:
         hours = sum((dec(m.training.runs_per_month) * dec(m.training.hours_per_run) for m in ctx.scenario.models),
                     Decimal(0))
         ctx.add(f"training on {itype} nodes scaled from zero ({hours.normalize():f} h, all models; {how})", "usage",
-                hours, "instance-hour", f"aws.ec2.{itype}", factor=factor)
+                hours, "instance-hour", f"aws.ec2.{itype}", factor=factor, category="training")
         ctx.limit(f"node group '{p.record.name}' scales from zero: training waits for nodes to start")
+
+
+# ------------------------------------------------------------------ Kubernetes workloads on the EKS nodes
+# vCPUs and GiB of memory per instance type (Amazon EC2 instance types, "General purpose" and "Accelerated
+# computing" specification tables: official documentation, grade A), to turn a pod's requests into node share.
+INSTANCE_SPECS = {"m5.large": (2, 8), "m5.xlarge": (4, 16), "m6i.large": (2, 8), "m6i.xlarge": (4, 16),
+                  "t3.medium": (2, 4), "g4dn.xlarge": (4, 16), "g5.xlarge": (4, 16)}
+_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G)?$")
+_SCALE = {None: Decimal(1), "m": Decimal("0.001"), "k": Decimal(1000), "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
+          "Ki": Decimal(1024), "Mi": Decimal(1024) ** 2, "Gi": Decimal(1024) ** 3, "Ti": Decimal(1024) ** 4}
+
+
+def _k8s_quantity(value: Any, unit: Decimal = Decimal(1)) -> Decimal:
+    """A Kubernetes resource quantity ("500m" CPU, "1Gi" memory) in `unit`s (1 for CPU, 1024^3 for GiB)."""
+    found = _QUANTITY.match(str(value))
+    return dec(found.group(1)) * _SCALE[found.group(2)] / unit if found else Decimal(0)
+
+
+def _requests(container: Any) -> tuple[Decimal, Decimal]:
+    """(vCPU, GiB) a container requests (its limits when it states no requests)."""
+    resources = (container or {}).get("resources") or {}
+    asked = resources.get("requests") or resources.get("limits") or {}
+    return _k8s_quantity(asked.get("cpu", 0)), _k8s_quantity(asked.get("memory", 0), Decimal(1024) ** 3)
+
+
+def _always_on_nodes(ctx: PriceContext) -> Placed | None:
+    """The node group long-running pods land on: the first with nodes up all the time and no NoSchedule taint."""
+    for g in ctx.records("aws:eks/nodeGroup:NodeGroup"):
+        i = g.record.inputs
+        tainted = any(t.get("effect") in ("NO_SCHEDULE", "NoSchedule") for t in i.get("taints") or [])
+        if int((i.get("scalingConfig") or {}).get("desiredSize", 0)) > 0 and not tainted:
+            return g
+    return None
+
+
+def _pod_share(ctx: PriceContext, p: Placed, pods: Decimal, cpu: Decimal, gib: Decimal, hours: Decimal,
+               what: str, category: str) -> None:
+    """`pods` pods requesting `cpu` vCPU and `gib` GiB for `hours` a month, priced as the share of a node of the
+    cluster's always-on group they take (the larger of the CPU and memory shares), as Kubecost allocates a node's
+    cost: the group's desired nodes carry the platform, the cluster autoscaler adds nodes for these pods."""
+    group = _always_on_nodes(ctx)
+    if group is None:
+        ctx.unpriced(what, "no always-on EKS node group in the stack to run its pods")
+        return
+    i = group.record.inputs
+    itype = str((i.get("instanceTypes") or ["?"])[0])
+    if itype not in INSTANCE_SPECS:
+        ctx.unpriced(what, f"vCPUs and memory of {itype} are not known to the pricer")
+        return
+    node_cpu, node_gib = INSTANCE_SPECS[itype]
+    share = max(cpu / node_cpu, gib / node_gib)
+    spot = i.get("capacityType") == "SPOT"
+    factor = (1 - dec(ctx.scenario.assumptions.spot_saving)) if spot else Decimal(1)
+    ctx.add(f"{what}: {pods.normalize():f} pod(s) x {cpu.normalize():f} vCPU / {gib.normalize():f} GiB = "
+            f"{share.quantize(Decimal('0.001')).normalize():f} of a {itype} node", "usage", pods * share * hours,
+            "instance-hour", f"aws.ec2.{itype}", factor=factor, category=category)
+
+
+@pricer("kubernetes:serving.kserve.io/v1beta1:InferenceService")
+def inference_service(ctx: PriceContext, p: Placed) -> None:
+    """KServe predictor: minReplicas pods (KServe's default 1) at the model container's requests, all month:
+    the autoscaler keeps the minimum, so the traffic the scenario gives does not lower it."""
+    predictor = (p.record.inputs.get("spec") or {}).get("predictor") or {}
+    container = predictor.get("model") or (predictor.get("containers") or [{}])[0]
+    cpu, gib = _requests(container)
+    replicas = dec(predictor.get("minReplicas", 1))
+    _pod_share(ctx, p, replicas, cpu, gib, ctx.hours, "predictor pods (min replicas)", "serving")
+
+
+@pricer("kubernetes:serving.kserve.io/v1alpha1:InferenceGraph")
+def inference_graph(ctx: PriceContext, p: Placed) -> None:
+    """KServe router (the A/B splitter): minReplicas pods at its requests, all month."""
+    spec = p.record.inputs.get("spec") or {}
+    cpu, gib = _requests(spec)
+    _pod_share(ctx, p, dec(spec.get("minReplicas", 1)), cpu, gib, ctx.hours, "router pods (min replicas)", "serving")
+
+
+@pricer("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")
+def workload(ctx: PriceContext, p: Placed) -> None:
+    spec = p.record.inputs.get("spec") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    cpu = sum((_requests(c)[0] for c in containers), Decimal(0))
+    gib = sum((_requests(c)[1] for c in containers), Decimal(0))
+    _pod_share(ctx, p, dec(spec.get("replicas", 1)), cpu, gib, ctx.hours, "pods (replicas)",
+               ctx.category(p.record))
+
+
+# What a scheduled job does, by the name the profile gives it; anything else is platform plumbing.
+JOB_CATEGORY = {"drift-monitor": "monitoring", "ab-controller": "monitoring", "retrain": "training",
+                "ingestion": "networking and platform"}
+
+
+@pricer("kubernetes:batch/v1:CronJob")
+def cron_job(ctx: PriceContext, p: Placed) -> None:
+    """Runs a month from its unix cron schedule, each lasting the scenario's function_seconds_per_run (as for
+    the Lambda and Cloud Run jobs of the other profiles), at the job pod's requests."""
+    spec = p.record.inputs.get("spec") or {}
+    runs = runs_per_month(f"cron({spec.get('schedule', '')} *)", ctx.hours) if spec.get("schedule") else Decimal(0)
+    pod = (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = pod.get("containers") or []
+    cpu = sum((_requests(c)[0] for c in containers), Decimal(0))
+    gib = sum((_requests(c)[1] for c in containers), Decimal(0))
+    hours = runs * dec(ctx.scenario.operations.function_seconds_per_run) / 3600
+    job = str(((p.record.inputs.get("metadata") or {}).get("labels") or {}).get("mlopsgen.io/job", ""))
+    _pod_share(ctx, p, Decimal(1), cpu, gib, hours,
+               f"job pod ({runs.quantize(Decimal('0.01')).normalize():f} runs)",
+               JOB_CATEGORY.get(job, ctx.category(p.record)))

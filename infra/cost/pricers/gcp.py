@@ -73,17 +73,28 @@ def bucket(ctx: PriceContext, p: Placed) -> None:
 
 @pricer("gcp:storage/bucketObject:BucketObject")
 def bucket_object(ctx: PriceContext, p: Placed) -> None:
-    """An object is billed as its bucket's storage; a pipeline template also means pipeline runs: the run fee
-    for every scenario model's training runs, while the training compute (its machine type is inside the
-    template) is listed unpriced."""
+    """An object is billed as its bucket's storage; a pipeline template also means pipeline runs: the run fee for
+    its model's training runs (every model's, for a template shared by all), and the training node-hours (runs x
+    hours a run) on the machine type the scenario names for GCP. The template holds the profile's own machine
+    type, but the graph keeps it as a secret: without the scenario's, the training compute is listed unpriced."""
     if not str(p.record.inputs.get("name", "")).startswith("pipelines/"):
         ctx.estimate.free.append((p.record.name, p.record.type, "an object is billed as its bucket's storage"))
         return
-    runs = sum((dec(m.training.runs_per_month) for m in ctx.scenario.models), Decimal(0))
-    ctx.add(f"Vertex AI Pipelines run fee ({runs.normalize():f} runs, all models)", "usage", runs, "run",
-            "gcp.vertex.pipelines.run")
-    ctx.unpriced("pipeline training compute", "the pipeline's machine type is inside its template, which the graph "
-                 "holds as a secret: training node-hours are not priced")
+    models = [p.usage] if p.usage else ctx.scenario.models
+    runs = sum((dec(m.training.runs_per_month) for m in models), Decimal(0))
+    whose = "its model" if p.usage else "all models"
+    ctx.add(f"Vertex AI Pipelines run fee ({runs.normalize():f} runs, {whose})", "usage", runs, "run",
+            "gcp.vertex.pipelines.run", category="training")
+    for m in models:
+        machine = m.training.instance_type.gcp
+        if machine is None:
+            ctx.unpriced(f"training compute ({m.name})", "the template's machine type is a secret in the graph and "
+                         "the scenario names no GCP training instance type (models[].training.instance_type.gcp)")
+            continue
+        runs, hours = dec(m.training.runs_per_month), dec(m.training.hours_per_run)
+        ctx.add(f"custom training {machine} ({runs.normalize():f} runs x {hours.normalize():f} h, the scenario's "
+                "machine type)", "usage", runs * hours, "node-hour", f"gcp.vertex.training.{machine}",
+                category="training")
 
 
 @pricer("gcp:cloudrunv2/job:Job")
