@@ -19,14 +19,15 @@ from infra.cost.compare import (
     Comparison,
     Sweep,
     Synthesized,
+    _caveats,
     _crossovers,
     compare,
     score,
     synthesize,
     with_model_count,
 )
-from infra.cost.costing import price_stack
-from infra.cost.estimate import CATEGORIES
+from infra.cost.costing import StackCost, price_stack
+from infra.cost.estimate import CATEGORIES, SHARED, Estimate, Unpriced
 from infra.cost.report import render
 from infra.cost.scenario import Scenario, load_scenario
 from infra.offline.graph import ResourceGraph, ResourceRecord
@@ -84,6 +85,25 @@ def test_crossover_is_where_the_cheapest_changes() -> None:
     sweep = Sweep("models", "models", xs, {"a": [100 + 10 * x for x in xs], "b": [160 + 4 * x for x in xs]})
     assert _crossovers(sweep) == [{"at": 10.0, "between": [5.0, 15.0], "from": "a", "to": "b"}]
     assert _crossovers(Sweep("m", "m", xs, {"a": [1.0] * 4})) == []
+
+
+def test_verdict_names_where_it_stops_holding_and_what_it_leaves_out(comparison: Comparison) -> None:
+    xs = [1.0, 5.0, 8.0]
+    models = Sweep("models", "models in production", xs, {"a": [1.0, 5.0, 9.0], "b": [3.0, 6.0, 8.0]})
+    requests = Sweep("requests", "inference requests a month (all models)", [1e8, 3e8],
+                     {"a": [10.0, 30.0], "b": [20.0, 25.0]})
+    for sweep in (models, requests):
+        sweep.crossovers = _crossovers(sweep)
+    cost = comparison.costs["mlflow-sagemaker"]
+    gaps = StackCost(Estimate("a", "prod", unpriced=[Unpriced("tb", "gcp:vertex/aiTensorboard:AiTensorboard", SHARED,
+                                                              "tensorboard", "no price")]), cost.complexity)
+    # a: 1 + x... meets b between 5 and 8 at 5 + 3 x 1/2 = 6.5; traffic: at 1e8 + 2e8 x 10/15 = 233 million
+    assert _caveats("a", {"a": gaps}, [models, requests]) == [
+        "models in production: from about 6.5, b costs less than a",
+        "inference requests a month: from about 233 million, b costs less than a",
+        "a's total leaves out 1 unpriced component(s) (AiTensorboard): no price could be sourced, so its cost is a "
+        "lower bound"]
+    assert _caveats("b", {"b": cost}, [models, requests]) == []
 
 
 def test_score_is_weighted_best_over_value() -> None:

@@ -382,7 +382,8 @@ def _compare(synthesized: Synthesized, scenario: Scenario, catalog: Catalog, pro
     ranking = rank(values, scenario.weights.model_dump())
     sensitivity = comparator.sensitivity(scenario, costs, ranking[0], progress)
     limits = {p: _limits(c, comparator.ceilings.get(p)) for p, c in costs.items()}
-    return Comparison(scenario, costs, missing, scores, ranking, _reasons(values, ranking, missing), sweeps,
+    reasons = _reasons(values, ranking, missing) + _caveats(ranking[0], costs, sweeps)
+    return Comparison(scenario, costs, missing, scores, ranking, reasons, sweeps,
                       sensitivity, limits, comparator.pricings)
 
 
@@ -397,6 +398,24 @@ def _limits(cost: StackCost, ceiling: float | None) -> list[str]:
     limits.append(f"single region per stack{' (' + ', '.join(sorted(map(str, region))) + ')' if region else ''}: "
                   "multi-region serving means one stack per region")
     return limits
+
+
+def _caveats(best: str, costs: dict[str, StackCost], sweeps: list[Sweep]) -> list[str]:
+    """What would change the answer: where a sweep stops `best` being the cheapest, and what its total leaves out."""
+    out = []
+    for sweep in sweeps:
+        away = next((x for x in sweep.crossovers if x["from"] == best), None)
+        if away:
+            at = away["at"]
+            about = f"{at / 1e6:,.0f} million" if at >= 1e6 else f"{at:,.0f}" if at >= 100 else f"{at:.2g}"
+            out.append(f"{sweep.axis.split(' (')[0].split(';')[0]}: from about {about}, {away['to']} costs less "
+                       f"than {best}")
+    unpriced = costs[best].estimate.unpriced
+    if unpriced:
+        kinds = sorted({u.type.rsplit(":", 1)[-1] for u in unpriced})
+        out.append(f"{best}'s total leaves out {len(unpriced)} unpriced component(s) ({', '.join(kinds)}): no price "
+                   "could be sourced, so its cost is a lower bound")
+    return out
 
 
 def _reasons(values: Values, ranking: list[str], missing: dict[str, str]) -> list[str]:

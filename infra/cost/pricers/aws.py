@@ -434,6 +434,8 @@ def inference_service(ctx: PriceContext, p: Placed) -> None:
     cpu, gib = _requests(container)
     replicas = dec(predictor.get("minReplicas", 1))
     _pod_share(ctx, p, replicas, cpu, gib, ctx.hours, "predictor pods (min replicas)", "serving")
+    ctx.limit("KServe predictors are priced at their minimum replicas: the graph gives no autoscaling target, so "
+              "pods added for traffic above what they serve are not priced")
 
 
 @pricer("kubernetes:serving.kserve.io/v1alpha1:InferenceGraph")
