@@ -69,6 +69,24 @@ def test_compare_json_gives_every_figure_per_profile(tmp_path: Path) -> None:
     assert (tmp_path / "startup.md").exists() and (tmp_path / "startup.html").exists()
 
 
+def test_every_profile_is_priced_line_by_line_from_the_catalog(comparison: Comparison,
+                                                                synthesized: Synthesized) -> None:
+    """Each compared profile (whatever is built in): every cloud resource is priced, free with a reason, or listed
+    unpriced with a reason; every priced line carries its catalog entry's price, source, date and grade."""
+    catalog = load_catalog()
+    for name, cost in comparison.costs.items():
+        est = cost.estimate
+        accounted = {x.resource for x in est.lines} | {r for r, _, _ in est.free} | {u.resource for u in est.unpriced}
+        assert {r.name for r in synthesized.graphs[name].custom} <= accounted, name
+        assert all(u.reason for u in est.unpriced) and all(why for _, _, why in est.free), name
+        for line in est.lines:
+            if line.category == "people":
+                continue
+            entry = catalog.prices[line.price_id]
+            assert (line.unit_price, line.source, line.read, line.grade) == (entry.price, entry.source, entry.read,
+                                                                             entry.grade), (name, line)
+
+
 def test_models_sweep_is_the_scenario_repriced(comparison: Comparison) -> None:
     """The sweep's point at the scenario's own model count is the scenario's total; more models cost more."""
     sweep = next(s for s in comparison.sweeps if s.name == "models")
