@@ -17,6 +17,7 @@ Usage: python benchmarks/compare_startup.py [--scenario startup] [--target 10]
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -27,12 +28,18 @@ from pathlib import Path
 INFRACOST_BLIND = ("aws:sagemaker/", "gcp:vertex/")
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the synthesis workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenario", default="startup")
     parser.add_argument("--target", type=float, default=10.0)
     args = parser.parse_args()
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    wall0, cpu0 = time.perf_counter(), _cpu()
 
     from infra.cost.catalog import load_catalog
     from infra.cost.compare import compare, synthesize
@@ -51,7 +58,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         write(render(result), Path(tmp))
     phases.append(("render report and charts", time.perf_counter() - t))
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    wall, cpu = time.perf_counter() - wall0, _cpu() - cpu0
     for name, seconds in phases:
         print(f"  {name:<52} {seconds:6.2f} s")
     print(f"compared {', '.join(result.costs)}; not compared: {', '.join(result.missing) or 'none'}")
@@ -63,7 +70,8 @@ def main() -> int:
         print(f"  {name}: ${blind:,.2f} of its ${bill:,.2f} cloud bill a month ({blind / bill:.0%}) is in resources "
               "it cannot price")
     verdict = "PASS" if wall < args.target else "FAIL"
-    print(f"{verdict}: whole comparison {wall:.2f} s wall ({cpu:.2f} s CPU), target < {args.target:g} s")
+    print(f"{verdict}: whole comparison {wall:.2f} s wall ({cpu:.2f} s CPU, synthesis workers included), "
+          f"target < {args.target:g} s")
     return 0 if verdict == "PASS" else 1
 
 
