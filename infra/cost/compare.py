@@ -233,23 +233,29 @@ class Comparator:
             sweeps.append(sweep)
         return sweeps
 
-    def sensitivity(self, scenario: Scenario, costs: dict[str, StackCost], recommended: str,
+    def sensitivity(self, scenario: Scenario, costs: dict[str, StackCost], base: Values, recommended: str,
                     progress: Progress) -> list[Sensitivity]:
         """One assumption at a time, low and high; where two or more profiles are compared, the value at which
-        the recommendation changes (bisection between the base and the end that changes it).
+        the recommendation changes (bisection between the base and the end that changes it). `base`: the
+        criteria at the scenario's own values.
 
         Every criterion is re-evaluated at each probed value, the cost at the models sweep's top included. A
         price, the engineer cost and the spot saving move every cost linearly (quantity x price; hours x rate;
         billed hours x (1 - saving)) and no complexity figure, so for them the criteria at any value are
-        interpolated exactly from the two ends; traffic and team size are priced at every probe."""
+        interpolated exactly: the cost at the top from the base and the high end (one pricing of the top less),
+        the rest from the two ends. Traffic and team size are priced at every probe."""
         variables = _variables(scenario, costs, self.catalog)
         progress(f"sensitivity: {len(variables)} assumptions")
         weights = scenario.weights.model_dump()
         out = []
         for var in variables:
-            ends = {}
-            for value in (var.low, var.high):
-                ends[value] = self.values(*var.apply(value))
+            ends = {var.high: self.values(*var.apply(var.high))}
+            if var.linear:
+                low = self.price(*var.apply(var.low))
+                top = _interpolate(base, ends[var.high][1], var.base, var.high, var.low)
+                ends[var.low] = low, {p: _criteria(c, top[p]["scalability"]) for p, c in low.items()}
+            else:
+                ends[var.low] = self.values(*var.apply(var.low))
             totals = {p: (round(float(ends[var.low][0][p].estimate.total), 2),
                           round(float(ends[var.high][0][p].estimate.total), 2)) for p in self.layouts}
 
@@ -401,7 +407,7 @@ def _compare(synthesized: Synthesized, scenario: Scenario, catalog: Catalog, pro
     sweeps = comparator.sweeps(scenario, progress)
     scores = score(values, scenario.weights.model_dump())
     ranking = rank(values, scenario.weights.model_dump())
-    sensitivity = comparator.sensitivity(scenario, costs, ranking[0], progress)
+    sensitivity = comparator.sensitivity(scenario, costs, values, ranking[0], progress)
     limits = {p: _limits(c, comparator.ceilings.get(p)) for p, c in costs.items()}
     reasons = _reasons(values, ranking, missing) + _caveats(ranking[0], costs, sweeps)
     return Comparison(scenario, costs, missing, scores, ranking, reasons, sweeps,
