@@ -154,3 +154,14 @@ def test_vertex_pipeline_template_prices_its_models_runs_and_training() -> None:
     assert monthly[("a", "node-hour")] == 4 * 2 * D("0.2185")
     assert ("b", "node-hour") not in monthly
     assert [(u.group, u.component) for u in est.unpriced] == [("b", "training compute (b)")]
+
+
+def test_a_cloud_the_team_does_not_run_today_adds_onboarding() -> None:
+    """A team on AWS moving to the Vertex stack learns a second cloud (rubric new-cloud-*: 2 weeks per platform
+    engineer, 0.5 per data scientist); a team already on GCP does not."""
+    weeks = {}
+    for today in ("aws", "gcp"):
+        scenario = Scenario(name="c", cloud_today=today, team_size=3, platform_engineers=1,
+                            models=[ModelUsage(name="recommender")])
+        weeks[today] = price_stack(_graph(), scenario, CATALOG, "us-central1").complexity.person_weeks
+    assert weeks["aws"] - weeks["gcp"] == 1 * D(2) + 3 * D("0.5")

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra.cost.estimate import SHARED, dec
-from infra.cost.scenario import Scenario
+from infra.cost.scenario import CLOUDS, Scenario
 from infra.offline.graph import ResourceRecord
 
 RUBRICS_FILE = Path(__file__).with_name("rubrics.yaml")
@@ -46,7 +46,7 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
     description: str
-    per: Literal["resource", "any", "model"]
+    per: Literal["resource", "any", "model", "new-cloud"]
     value: float
     grade: str
     source: str
@@ -95,9 +95,10 @@ class RuleResult:
 Key = tuple[str, str]  # (type token, logical name): all a rule looks at
 
 
-def apply_rule(rule: Rule, hits: int, models: int, overrides: dict[str, float]) -> RuleResult:
-    """`hits`: resources the rule's match hits (copies of a per-model resource counted once per model)."""
-    count = models if rule.per == "model" else hits if rule.per == "resource" else int(hits > 0)
+def apply_rule(rule: Rule, hits: int, models: int, overrides: dict[str, float], new_cloud: bool = False) -> RuleResult:
+    """`hits`: resources the rule's match hits (copies of a per-model resource counted once per model);
+    `new_cloud`: the stack runs on a cloud other than the one the team runs today (scenario's cloud_today)."""
+    count = {"model": models, "resource": hits, "any": int(hits > 0), "new-cloud": int(new_cloud)}[rule.per]
     value = dec(overrides[rule.id]) if rule.id in overrides else dec(rule.value)
     return RuleResult(rule, value, count, rule.id in overrides)
 
@@ -196,6 +197,8 @@ def measure(records: list[ResourceRecord], scenario: Scenario, models: int) -> C
                       for t in rule.match.types}
     burden_over = scenario.rubrics.operating_burden_hours
     learn_over = scenario.rubrics.learning_curve_weeks
+    clouds = {t.partition(":")[0] for t in types} & set(CLOUDS)
+    new_cloud = bool(clouds) and scenario.cloud_today not in clouds
     return Complexity(
         resources=len(records),
         services=sorted({service_of(t) for t in types}),
@@ -205,7 +208,7 @@ def measure(records: list[ResourceRecord], scenario: Scenario, models: int) -> C
         iam_policies=sum(n for t, n in types.items() if t in IAM_POLICY_TYPES),
         policy_controls=policy_controls(frozenset(types)),
         burden=[apply_rule(rule, hits[i], models, burden_over) for i, rule in enumerate(rubrics.operating_burden)],
-        learning=[apply_rule(rule, hits[n_burden + i], models, learn_over)
+        learning=[apply_rule(rule, hits[n_burden + i], models, learn_over, new_cloud)
                   for i, rule in enumerate(rubrics.learning_curve)],
         team_size=scenario.team_size, platform_engineers=scenario.platform_engineers,
         saas=[rule for i, rule in enumerate(rubrics.saas) if hits[n_burden + n_learning + i]],
