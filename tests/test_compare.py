@@ -116,12 +116,15 @@ def test_verdict_names_where_it_stops_holding_and_what_it_leaves_out(comparison:
     gaps = StackCost(Estimate("a", "prod", unpriced=[Unpriced("tb", "gcp:vertex/aiTensorboard:AiTensorboard", SHARED,
                                                               "tensorboard", "no price")]), cost.complexity)
     # a: 1 + x... meets b between 5 and 8 at 5 + 3 x 1/2 = 6.5; traffic: at 1e8 + 2e8 x 10/15 = 233 million
-    assert _caveats("a", {"a": gaps}, [models, requests]) == [
+    scores = {"a": {"total": 0.9}, "b": {"total": 0.7}}
+    assert _caveats(["a", "b"], scores, {"a": gaps}, [models, requests]) == [
         "models in production: from about 6.5, b costs less than a",
         "inference requests a month: from about 233 million, b costs less than a",
         "a's total leaves out 1 unpriced component(s) (AiTensorboard): no price could be sourced, so its cost is a "
         "lower bound"]
-    assert _caveats("b", {"b": cost}, [models, requests]) == []
+    assert _caveats(["b", "a"], {"b": {"total": 0.9}, "a": {"total": 0.7}}, {"b": cost}, [models, requests]) == []
+    assert _caveats(["b", "a"], {"a": {"total": 0.86}, "b": {"total": 0.9}}, {"b": cost}, [models]) == [
+        "a close call: a scores 0.860 against 0.900; the sensitivity table shows which single assumption turns it"]
 
 
 def test_score_is_weighted_best_over_value() -> None:

@@ -271,8 +271,15 @@ class Comparator:
 
             flip = _flip(var, recommended, winner) if len(self.layouts) > 1 else None
             out.append(Sensitivity(var.label, var.fmt(var.base), var.fmt(var.low), var.fmt(var.high), totals,
-                                   f"{var.fmt(flip[0])}: {flip[1]}" if flip else None, flip[0] if flip else None))
+                                   f"{var.fmt(_shown(flip[0], var))}: {flip[1]}" if flip else None,
+                                   flip[0] if flip else None))
         return out
+
+
+def _shown(value: float, var: Variable) -> float:
+    """A flip value as precise as it was found: exact for an interpolated assumption, 3 significant digits for
+    one found by pricing 8 probes (within 1/256 of the way from the base)."""
+    return value if var.linear else float(f"{value:.3g}")
 
 
 def _interpolate(low: Values, high: Values, x0: float, x1: float, x: float) -> Values:
@@ -409,7 +416,7 @@ def _compare(synthesized: Synthesized, scenario: Scenario, catalog: Catalog, pro
     ranking = rank(values, scenario.weights.model_dump())
     sensitivity = comparator.sensitivity(scenario, costs, values, ranking[0], progress)
     limits = {p: _limits(c, comparator.ceilings.get(p)) for p, c in costs.items()}
-    reasons = _reasons(values, ranking, missing) + _caveats(ranking[0], costs, sweeps)
+    reasons = _reasons(values, ranking, missing) + _caveats(ranking, scores, costs, sweeps)
     return Comparison(scenario, costs, missing, scores, ranking, reasons, sweeps,
                       sensitivity, limits, comparator.pricings)
 
@@ -427,9 +434,17 @@ def _limits(cost: StackCost, ceiling: float | None) -> list[str]:
     return limits
 
 
-def _caveats(best: str, costs: dict[str, StackCost], sweeps: list[Sweep]) -> list[str]:
-    """What would change the answer: where a sweep stops `best` being the cheapest, and what its total leaves out."""
-    out = []
+CLOSE_CALL = 0.05  # weighted scores this near (of 1) are a tie for practical purposes: see the sensitivity table
+
+
+def _caveats(ranking: list[str], scores: dict[str, dict[str, float]], costs: dict[str, StackCost],
+             sweeps: list[Sweep]) -> list[str]:
+    """What would change the answer: a runner-up scoring nearly as well, where a sweep stops the recommended
+    profile being the cheapest, and what its total leaves out."""
+    best, out = ranking[0], []
+    if len(ranking) > 1 and scores[best]["total"] - scores[ranking[1]]["total"] < CLOSE_CALL:
+        out.append(f"a close call: {ranking[1]} scores {scores[ranking[1]]['total']:.3f} against "
+                   f"{scores[best]['total']:.3f}; the sensitivity table shows which single assumption turns it")
     for sweep in sweeps:
         away = next((x for x in sweep.crossovers if x["from"] == best), None)
         if away:
