@@ -205,11 +205,11 @@ def k8s_automation(ctx: StackContext, cfg: Any, platform: Platform, model: Model
     store.artifacts.grant_read(ingestion.role, scope.prefix("schemas"))
     ingestion.role.allow("alerts", [{"Effect": "Allow", "Action": "sns:Publish",
                                      "Resource": platform["monitoring"].topic.arn}])
-    jobs_ = [ingestion]
+    automation = [ingestion]
     serving = model["serving"]
     if serving is not None:
-        jobs_.append(_deployer(jobs, scope, serving, platform, model))
-    model["automation"] = jobs_
+        automation.append(_deployer(jobs, scope, serving, platform, model))
+    model["automation"] = automation
 
 
 def _deployer(jobs: _Jobs, scope: ModelScope, serving: KServeModel, platform: Platform, model: ModelBuild) -> CronJob:

@@ -46,6 +46,21 @@ def percentages(weights: Mapping[str, float]) -> dict[str, int]:
     return floors
 
 
+def custom_objects_api() -> Any:
+    """A `kubernetes.client.CustomObjectsApi` from the pod's service account (in-cluster config), falling back to
+    the local kubeconfig (`KUBECONFIG`)."""
+    import os
+
+    from kubernetes import client, config
+
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        # The client reads KUBECONFIG once, at import; read it when the adapter starts instead.
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
+    return client.CustomObjectsApi()
+
+
 class KServeGraphTraffic:
     """Reads and sets the Splitter weights of InferenceGraphs in one namespace.
 
@@ -78,16 +93,7 @@ class KServeGraphTraffic:
     @property
     def api(self) -> Any:
         if self._api is None:
-            import os
-
-            from kubernetes import client, config
-
-            try:
-                config.load_incluster_config()
-            except config.ConfigException:
-                # The client reads KUBECONFIG once, at import; read it when the adapter starts instead.
-                config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
-            self._api = client.CustomObjectsApi()
+            self._api = custom_objects_api()
         return self._api
 
     def get_weights(self, endpoint: str) -> dict[str, float]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.runtime.abtest.experiment import Experiment, ExperimentStatus, load_experiment, save_experiment
-from infra.runtime.adapters.kserve import KServeGraphTraffic
+from infra.runtime.adapters.kserve import KServeGraphTraffic, custom_objects_api
 from infra.runtime.clients import AwsClients
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class Dependencies(AwsClients):
     @property
     def api(self) -> Any:
         if self._api is None:
-            self._api = KServeGraphTraffic("-").api  # in-cluster config, else the local kubeconfig
+            self._api = custom_objects_api()
         return self._api
 
 
