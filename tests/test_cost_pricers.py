@@ -165,3 +165,17 @@ def test_a_cloud_the_team_does_not_run_today_adds_onboarding() -> None:
                             models=[ModelUsage(name="recommender")])
         weeks[today] = price_stack(_graph(), scenario, CATALOG, "us-central1").complexity.person_weeks
     assert weeks["aws"] - weeks["gcp"] == 1 * D(2) + 3 * D("0.5")
+
+
+def test_a_models_prediction_log_holds_its_own_requests() -> None:
+    """Per-model BigQuery datasets: each keeps its own model's requests x payload (not every model's), 90 days."""
+    graph = ResourceGraph(stack="prod", profile="vertex-managed", environment="prod", resources=[
+        _record("gcp:bigquery/dataset:Dataset", f"{m}-prediction-logs", "serving", labels={"model": m},
+                defaultTableExpirationMs=90 * 86400 * 1000) for m in ("a", "b")])
+    scenario = Scenario(name="v", models=[
+        ModelUsage(name="a", inference={"requests_per_month": 2_097_152, "payload_kb": 1}),  # type: ignore[arg-type]
+        ModelUsage(name="b", inference={"requests_per_month": 1_048_576, "payload_kb": 4})])  # type: ignore[arg-type]
+    est = price_stack(graph, scenario, CATALOG, "us-central1").estimate
+    gb_months = {x.group: x.quantity for x in est.lines if x.unit == "GB-month"}
+    # a: 2 GiB a month, b: 4 GiB a month, each kept 90 days = 90 x 12 / 365 months
+    assert gb_months == {"a": 2 * D(90) * 12 / 365, "b": 4 * D(90) * 12 / 365}

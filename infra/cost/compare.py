@@ -11,6 +11,7 @@ scenario's weights, normalised) ranks the profiles.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -385,7 +386,9 @@ def synthesize(scenario: Scenario, progress: Progress = lambda _: None) -> Synth
             out.graphs[name], out.regions[name] = _synthesize_one(name, scenario.environment)
         return out
     progress(f"synthesizing {', '.join(names)} ({scenario.environment}), {workers} processes")
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    # A worker only runs programs and hands back their graphs: the collector stays off there (see gc_paused),
+    # so no worker scans its heap once more before it exits.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=gc.disable) as pool:
         runs = {n: pool.submit(_synthesize_one, n, scenario.environment) for n in names}
         for name in names:  # the scenario's order; a profile's error (e.g. UserError) is raised here
             out.graphs[name], out.regions[name] = runs[name].result()

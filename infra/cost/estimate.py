@@ -18,9 +18,11 @@ says so. That is what lets a comparison synthesize each graph once and price it 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
 from infra.cost.catalog import Catalog
@@ -42,7 +44,12 @@ Kind = Literal["hourly", "monthly", "usage"]
 
 def dec(value: float | int | str | Decimal) -> Decimal:
     """Exact decimal of a scenario number (through its shortest repr, so 0.1 stays 0.1)."""
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+    return value if isinstance(value, Decimal) else _decimal(value)
+
+
+@lru_cache(maxsize=4096, typed=True)  # a comparison converts the same few numbers hundreds of thousands of times
+def _decimal(value: float | int | str) -> Decimal:
+    return Decimal(str(value))
 
 
 def cents(value: Decimal) -> Decimal:
@@ -196,11 +203,14 @@ class Layout:
 
 def layout(graph: ResourceGraph) -> Layout:
     shared, models = split_models(graph)
-    parents: dict[str, str] = {}
+    # A component's capability: the one most of its tagged children carry (ties by name). Not the first child's:
+    # registration order under the mock runtime is concurrent, and reports must not change from run to run.
+    tagged: dict[str, Counter[str]] = {}
     for r in graph.custom:
         capability = tag(r, "capability")
         if capability and r.parent:
-            parents.setdefault(r.parent, capability)
+            tagged.setdefault(r.parent, Counter())[capability] += 1
+    parents = {parent: min(counts, key=lambda c: (-counts[c], c)) for parent, counts in tagged.items()}
     # Registration order under the mock runtime is concurrent; prices and reports need one order.
     return Layout(graph, sorted(shared, key=lambda r: (r.type, r.name)),
                   {name: sorted(records, key=lambda r: (r.type, r.name)) for name, records in sorted(models.items())},
@@ -253,10 +263,12 @@ class PriceContext:
     parent_capability: dict[str, str] = field(default_factory=dict)  # component -> capability of its children
     seen: set[tuple[Any, ...]] = field(default_factory=set)  # what a pricer counts once per stack
     by_type: dict[str, list[Placed]] = field(default_factory=dict)  # the placed resources by type token
+    by_group: dict[tuple[str, str], list[Placed]] = field(default_factory=dict)  # ... by type and group
 
     def __post_init__(self) -> None:
         for p in self.placed:
             self.by_type.setdefault(p.record.type, []).append(p)
+            self.by_group.setdefault((p.record.type, p.group), []).append(p)
 
     @property
     def hours(self) -> Decimal:
@@ -268,7 +280,9 @@ class PriceContext:
     def related(self, type_token: str, of: Placed) -> list[Placed]:
         """Resources of a type that can act on `of`: a per-model resource's own model's (and shared ones);
         a shared resource's from every model."""
-        return [p for p in self.records(type_token) if of.group == SHARED or p.group in (of.group, SHARED)]
+        if of.group == SHARED:
+            return self.records(type_token)
+        return self.by_group.get((type_token, of.group), []) + self.by_group.get((type_token, SHARED), [])
 
     def category(self, record: ResourceRecord) -> str:
         """From the resource's capability tag, else its siblings', else its component's name (resources that
@@ -362,6 +376,7 @@ def _field_count(value: str, span: int) -> Decimal:
     return count
 
 
+@lru_cache(maxsize=1024)  # every pricing of a graph reads the same schedules
 def runs_per_month(expression: str, hours_per_month: Decimal) -> Decimal:
     """Runs a month of an EventBridge schedule: rate(...) exactly; cron(...) as runs a day x days matched
     (day-of-week fields match 1/7 of the month's days per day named); at(...) counts as 0 a month."""

@@ -128,11 +128,12 @@ def crypto_key(ctx: PriceContext, p: Placed) -> None:
 
 @pricer("gcp:bigquery/dataset:Dataset")
 def dataset(ctx: PriceContext, p: Placed) -> None:
-    """Prediction request/response logs: every model's requests x payload a month, kept until the tables
-    expire (12 months when they never do)."""
+    """Prediction request/response logs: its model's requests x payload a month (every model's, for a dataset
+    outside any model), kept until the tables expire (12 months when they never do)."""
     expiry = p.record.inputs.get("defaultTableExpirationMs")
     months = dec(expiry) / (1000 * 86400) * 12 / 365 if expiry else Decimal(12)
-    monthly_gb = sum((dec(m.inference.requests_per_month) * dec(m.inference.payload_kb) for m in ctx.scenario.models),
+    models = [p.usage] if p.usage else ctx.scenario.models
+    monthly_gb = sum((dec(m.inference.requests_per_month) * dec(m.inference.payload_kb) for m in models),
                      Decimal(0)) * GB_PER_KB
     ctx.add(f"active storage (prediction logs kept {months.quantize(Decimal('0.1'))} months)", "usage",
             monthly_gb * months, "GB-month", "gcp.bigquery.active_storage")
