@@ -95,9 +95,9 @@ def test_preview_json_lists_every_resource_the_issue_names_with_the_standard_lab
             assert len(of_model(graph, token, model)) == 1, (model, token)
     jobs = {m: sorted(r.name for r in of_model(graph, "gcp:cloudrunv2/job:Job", m)) for m in MODELS}
     assert jobs == {
-        "recommender": ["recommender-ab-job", "recommender-drift-job", "recommender-ingestion-job",
-                        "recommender-retraining-job"],
-        "credit-scoring": ["credit-scoring-drift-job", "credit-scoring-ingestion-job",
+        "recommender": ["recommender-ab-job", "recommender-deployer-job", "recommender-drift-job",
+                        "recommender-ingestion-job", "recommender-retraining-job"],
+        "credit-scoring": ["credit-scoring-deployer-job", "credit-scoring-drift-job", "credit-scoring-ingestion-job",
                            "credit-scoring-retraining-job"],
     }
     assert {found["capability"] for _, found in labelled} >= {
@@ -211,7 +211,7 @@ def test_each_models_accounts_reach_only_that_models_objects(vertex: dict[str, R
     accounts = {r.name.removesuffix("-sa"): r.inputs["accountId"]
                 for r in graph.of_type("gcp:serviceaccount/account:Account")}
     assert set(accounts) == {"scheduler", *(f"{m}-{w}" for m in MODELS
-                                          for w in ("trainer", "serving", "drift", "ingest", "retrain")),
+                                          for w in ("trainer", "serving", "drift", "ingest", "retrain", "deploy")),
                              "recommender-abctl"}
     assert all(re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", a) for a in accounts.values())
     assert len(set(accounts.values())) == len(accounts)

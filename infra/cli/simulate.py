@@ -94,6 +94,6 @@ def simulate(
             f"alarms {timeline.count('alarm', name)}, alerts {timeline.count('alert', name)}; schedules: "
             + ", ".join(f"{job} {expr}" for job, expr in timeline.schedules[name].items())
             + f" ({timeline.timezone})"), highlight=False)
-    console.print("\n[dim]What the simulation does in AWS's place:[/]")
+    console.print(f"\n[dim]What the simulation does in {timeline.provider}'s place:[/]")
     for note in timeline.notes:
         console.print(Text(f"- {note}", style="dim"), highlight=False)

@@ -6,7 +6,7 @@ CrossGuard's own argument types (`pulumi_policy.ResourceValidationArgs` / `Stack
 checks run in `pulumi preview/up --policy-pack infra/policy` (the pack's `__main__.py` turns them into
 `ResourceValidationPolicy` / `StackValidationPolicy` objects) and offline in `mlopsgen audit` (which calls each
 policy's `validate` over the preview graph). Clouds register their controls beside each other: a module per
-cloud under `infra.policy` (`aws`, `kubernetes`), listed in `CLOUD_MODULES`.
+cloud under `infra.policy` (`aws`, `kubernetes`, `gcp`), listed in `CLOUD_MODULES`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pulumi_policy import (
 )
 
 # Modules whose import registers a cloud's controls (each registers with `resource_control` / `stack_control`).
-CLOUD_MODULES = ("infra.policy.aws", "infra.policy.kubernetes")
+CLOUD_MODULES = ("infra.policy.aws", "infra.policy.kubernetes", "infra.policy.gcp")
 
 FSBP = "AWS Foundational Security Best Practices (Security Hub controls reference)"
 CIS = "CIS Amazon Web Services Foundations Benchmark v3.0.0"

@@ -511,8 +511,13 @@ class VertexEndpointServing(Strict):
     prediction_log_retention_days: int = protective(
         365, "prediction logs are deleted sooner", ge=1, le=3650
     )
+    deploy_schedule: Schedule = Field(
+        "rate(15 minutes)", description="How often the deployer looks for a newly approved version (the Vertex AI "
+        "Model Registry emits no approval event)",
+    )
 
     _check_type = field_validator("machine_type")(check_gce_machine_type)
+    _check_deploy = field_validator("deploy_schedule")(check_unix_cron)
 
     @field_validator("ab")
     @classmethod

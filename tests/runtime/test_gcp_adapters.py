@@ -2,8 +2,10 @@
 transport faked the way Google's generated client tests do (`mock.patch.object(type(client.transport.X),
 "__call__")`): the request the library would put on the wire is checked, and the response is a real message.
 
-Nothing here emulates Vertex AI; the A/B and drift runs keep their S3 / CloudWatch side on moto, as the
-AWS tests do, so what changes is only the serving and orchestration adapter under test.
+Nothing here emulates Vertex AI. The first A/B and drift runs keep their S3 / CloudWatch side on moto, so what
+changes is only the serving and orchestration adapter; the last ones run wholly on GCP's adapters: Cloud Storage
+through an in-process emulator (gcp-storage-emulator), Cloud Monitoring with its transport faked as above, the
+alert as a structured log entry.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 from google.api_core import exceptions as gexc
 from google.auth import credentials as ga_credentials
-from google.cloud import aiplatform_v1
+from google.cloud import aiplatform_v1, monitoring_v3
 from google.longrunning import operations_pb2
 from moto import mock_aws
 
@@ -36,7 +39,10 @@ from infra.runtime.adapters.gcp import (
     client_options,
     percentages,
 )
+from infra.runtime.adapters.metrics import CloudMonitoringMetrics, MetricPoint
+from infra.runtime.adapters.notifications import ALERT_LABEL, CloudLoggingNotifier
 from infra.runtime.adapters.retraining import RetrainingRequest, get_retraining_trigger
+from infra.runtime.adapters.storage import GcsStore, ObjectNotFound
 from infra.runtime.adapters.traffic import RetryPolicy, TrafficUpdateError, get_traffic_controller
 from infra.runtime.drift import compute_baseline, upload_baseline
 from infra.runtime.handlers import ab_controller, drift_monitor
@@ -371,3 +377,226 @@ def test_drift_run_on_a_drifted_day_submits_a_vertex_pipeline_job(
                                      "run": f"{LOCATION}/pipelineJobs/{sent.pipeline_job_id}"}
     assert sent.pipeline_job.template_uri == SETTINGS["PIPELINE_TEMPLATE_URI"]
     assert dict(sent.pipeline_job.runtime_config.parameter_values)["report_uri"] == summary["report_uri"]
+
+
+# ------------------------------------------------------------------ whole runs on GCP: GCS, Cloud Monitoring, logs
+@pytest.fixture(scope="module")
+def gcs_server() -> Iterator[str]:
+    """An in-process Cloud Storage emulator (gcp-storage-emulator); yields its URL."""
+    from gcp_storage_emulator.server import create_server
+
+    server = create_server("127.0.0.1", 0, in_memory=True)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server._api._httpd.server_address[1]}"  # the port the OS gave it
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def gcs(gcs_server: str, monkeypatch: pytest.MonkeyPatch) -> GcsStore:
+    """A GcsStore over the emulator, with fresh buckets (the official client, anonymous credentials)."""
+    from google.cloud import storage
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server)
+    client = storage.Client(project=PROJECT, credentials=anonymous())
+    for bucket in ("artifacts", "data"):
+        existing = client.bucket(bucket)
+        if existing.exists():
+            for blob in client.list_blobs(bucket):
+                blob.delete()
+        else:
+            client.create_bucket(bucket)
+    return GcsStore(client)
+
+
+class FakeMonitoring:
+    """A MetricServiceClient whose CreateTimeSeries / ListTimeSeries transport calls are patched: written series are
+    kept and answered back by filter, as Cloud Monitoring would (an exact-match filter on type and labels).
+
+    Every gRPC client's transport methods share one callable type, so one patch serves them all: requests of other
+    services go to `other` (another fake's dispatcher)."""
+
+    def __init__(self, other: Any = None) -> None:
+        self.client = monitoring_v3.MetricServiceClient(credentials=anonymous())
+        self.written: list[monitoring_v3.TimeSeries] = []
+        self.filters: list[str] = []
+        self.other = other
+
+    def patch(self) -> Any:
+        return mock.patch.object(type(self.client.transport.create_time_series), "__call__", side_effect=self._any)
+
+    def _any(self, request: Any, **kwargs: Any) -> Any:
+        if not type(request).__module__.startswith("google.cloud.monitoring_v3"):
+            return self.other(request, **kwargs)
+        if isinstance(request, monitoring_v3.CreateTimeSeriesRequest):
+            assert request.name == f"projects/{PROJECT}" and len(request.time_series) <= 200
+            self.written.extend(request.time_series)
+            return None
+        assert isinstance(request, monitoring_v3.ListTimeSeriesRequest)
+        self.filters.append(request.filter)
+        wanted = dict(re.findall(r'([\w.]+) = "([^"]*)"', request.filter))
+        start, end = request.interval.start_time, request.interval.end_time
+        found = [s for s in self.written if s.metric.type == wanted["metric.type"]
+                 and all(s.metric.labels.get(k.removeprefix("metric.labels.")) == v
+                         for k, v in wanted.items() if k.startswith("metric.labels."))
+                 and all(start <= p.interval.end_time <= end for p in s.points)]
+        return monitoring_v3.ListTimeSeriesResponse(time_series=found)
+
+
+def test_gcs_store_reads_writes_lists_and_downloads_through_the_official_client(gcs: GcsStore, tmp_path: Any) -> None:
+    gcs.put("data", "curated/churn/dt=2026-11-25/a.csv", b"x,y\n1,2\n", content_type="text/csv")
+    gcs.put("data", "curated/churn/dt=2026-11-26/b.csv", b"x,y\n3,4\n", content_type="text/csv")
+    assert gcs.get("data", "curated/churn/dt=2026-11-25/a.csv") == b"x,y\n1,2\n"
+    assert gcs.keys("data", "curated/churn/dt=2026-11-26/") == ["curated/churn/dt=2026-11-26/b.csv"]
+    gcs.download("data", "curated/churn/dt=2026-11-26/b.csv", str(tmp_path / "b.csv"))
+    assert (tmp_path / "b.csv").read_bytes() == b"x,y\n3,4\n"
+    with pytest.raises(ObjectNotFound):
+        gcs.get("data", "missing.json")
+    assert load_experiment(gcs, "artifacts", "experiments/churn", "4242") is None  # none started yet
+
+
+def test_cloud_monitoring_metrics_are_custom_metrics_summed_over_the_window() -> None:
+    fake = FakeMonitoring()
+    with fake.patch():
+        metrics = CloudMonitoringMetrics(PROJECT, fake.client)
+        points = [MetricPoint("Visitors", 10.0, {"EndpointName": "4242", "VariantName": "champion"})]
+        for hours in (30, 5, 1):  # the first is before the window
+            metrics.put("MLOpsGen/ABTest", points, NOW - timedelta(hours=hours))
+        [first] = fake.written[:1]
+        assert first.metric.type == "custom.googleapis.com/MLOpsGen/ABTest/Visitors"
+        assert dict(first.metric.labels) == {"endpoint_name": "4242", "variant_name": "champion"}
+        assert first.resource.type == "global" and first.resource.labels["project_id"] == PROJECT
+        series = {"v": ("Visitors", {"EndpointName": "4242", "VariantName": "champion"}),
+                  "c": ("Visitors", {"EndpointName": "4242", "VariantName": "challenger"})}
+        assert metrics.sums("MLOpsGen/ABTest", series, NOW - timedelta(hours=24), NOW) == {"v": 20.0, "c": 0.0}
+        assert fake.filters[0] == ('metric.type = "custom.googleapis.com/MLOpsGen/ABTest/Visitors" AND '
+                                   'metric.labels.endpoint_name = "4242" AND metric.labels.variant_name = "champion"')
+
+
+def test_a_gcp_alert_is_a_structured_log_entry_the_stacks_alert_policy_matches() -> None:
+    stream = io.StringIO()
+    CloudLoggingNotifier(stream, model="churn").publish("A/B rollback: 4242", "details")
+    entry = json.loads(stream.getvalue())
+    assert entry["severity"] == "WARNING" and entry["subject"] == "A/B rollback: 4242"
+    assert entry["logging.googleapis.com/labels"] == {ALERT_LABEL: "true", "model": "churn"}
+
+
+GCP_ENV = {"GCP_PROJECT": PROJECT, "GCP_REGION": REGION, "STORAGE": "gcs", "METRICS": "cloud-monitoring",
+           "NOTIFICATIONS": "cloud-logging"}
+
+
+def test_on_gcp_a_guardrail_rollback_moves_all_traffic_to_the_champion(
+    gcs: GcsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The A/B controller with the GCP stack's settings: experiment in Cloud Storage, counts from Cloud Monitoring,
+    traffic through Vertex AI, the alert as a log entry: each through the official client library."""
+    endpoint_id = ENDPOINT.rsplit("/", 1)[1]
+    save_experiment(gcs, "artifacts", "experiments/churn", Experiment(
+        experiment_id="exp-8", endpoint_name=endpoint_id, challenger_model=f"{MODEL}@2", champion_model=f"{MODEL}@1",
+        started_at=NOW - timedelta(hours=26), ramp=[0.1],
+    ))
+    env = {**GCP_ENV, "ENDPOINT_NAME": endpoint_id, "DECISIONS_BUCKET": "artifacts",
+           "DECISIONS_PREFIX": "experiments/churn", "TRAFFIC_CONTROLLER": "vertex-endpoint"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = ControllerSettings.from_env(env)
+    alerts = io.StringIO()
+    with FakeEndpointService({CHAMPION_ID: 90, CHALLENGER_ID: 10}) as vertex:
+        monitoring = FakeMonitoring(other=vertex._any)
+        monitoring.patch().start()
+        metrics = CloudMonitoringMetrics(PROJECT, monitoring.client)
+        # Conversion 5.0% on the champion, 4.0% on the challenger: a 20% relative drop, past the 5% guardrail.
+        for variant, visitors, conversions in (("champion", 108_000, 5_400), ("challenger", 12_000, 480)):
+            dims = {"EndpointName": endpoint_id, "VariantName": variant}
+            metrics.put("MLOpsGen/ABTest", [MetricPoint("Visitors", visitors, dims),
+                                            MetricPoint("Conversions", conversions, dims)], NOW - timedelta(hours=2))
+        monkeypatch.setattr(aiplatform_v1, "EndpointServiceClient", lambda **kwargs: vertex.client)
+        deps = ab_controller.Dependencies(store=gcs, metrics=metrics, notifier=CloudLoggingNotifier(alerts),
+                                          clock=lambda: NOW)
+        try:
+            result = ab_controller.run(settings, deps)
+        finally:
+            mock.patch.stopall()
+
+        assert result["status"] == "rollback" and result["weights"] == {"champion": 1.0, "challenger": 0.0}
+        [update] = vertex.requests["UpdateEndpointRequest"]
+        assert dict(update.endpoint.traffic_split) == {CHAMPION_ID: 100, CHALLENGER_ID: 0}
+        assert vertex.split() == {CHAMPION_ID: 100, CHALLENGER_ID: 0}
+    experiment = load_experiment(gcs, "artifacts", "experiments/churn", endpoint_id)
+    assert experiment is not None and experiment.status is ExperimentStatus.ROLLED_BACK
+    decision = json.loads(gcs.get("artifacts", result["decision_key"]))
+    assert decision["action"] == "rollback" and decision["weights_after"] == {"champion": 1.0, "challenger": 0.0}
+    assert json.loads(alerts.getvalue())["subject"] == f"A/B rollback: {endpoint_id}"
+    # The controller built its adapters from the GCP settings by name, as the Cloud Run job does.
+    built = ab_controller.Dependencies()
+    assert isinstance(built.store(settings.adapters()), GcsStore)
+    assert isinstance(built.metrics(settings.adapters()), CloudMonitoringMetrics)
+    assert isinstance(built.notifier(settings.adapters()), CloudLoggingNotifier)
+
+
+def test_on_gcp_a_drifted_day_submits_a_vertex_pipeline_job(gcs: GcsStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The drift monitor with the GCP stack's settings: data and baseline in Cloud Storage, one Vertex pipeline
+    job, metrics to Cloud Monitoring, the report back in Cloud Storage, the alert as a log entry."""
+    rng = np.random.default_rng(5)
+    reference = pa.table({"tenure": rng.normal(24, 12, 5000), "spend": rng.gamma(2.0, 50.0, 5000)})
+    baseline = compute_baseline(reference, model_name="churn", model_version="3")
+    gcs.put("artifacts", "baselines/churn/current/baseline.json", baseline.to_json().encode())
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"tenure": rng.normal(40, 12, 3000), "spend": rng.gamma(2.0, 90.0, 3000)}), sink)
+    gcs.put("data", "curated/churn/dt=2026-11-25/part-0.parquet", sink.getvalue(), "application/octet-stream")
+    env = {**SETTINGS, **GCP_ENV, "ARTIFACT_BUCKET": "artifacts", "DATA_BUCKET": "data", "MODEL_NAME": "churn",
+           "BASELINE_KEY": "baselines/churn/current/baseline.json", "CURRENT_PREFIX": "curated/churn/",
+           "REPORT_PREFIX": "reports/drift/", "RETRAINING_TRIGGER": "vertex-pipeline"}
+    client = pipeline_client()
+    monkeypatch.setattr(aiplatform_v1, "PipelineServiceClient", lambda **kwargs: client)
+    alerts = io.StringIO()
+    submitted: list[aiplatform_v1.CreatePipelineJobRequest] = []
+
+    def create_pipeline_job(request: Any, **kwargs: Any) -> aiplatform_v1.PipelineJob:
+        submitted.append(request)
+        return aiplatform_v1.PipelineJob(name=f"{request.parent}/pipelineJobs/{request.pipeline_job_id}")
+
+    monitoring = FakeMonitoring(other=create_pipeline_job)
+    with monitoring.patch():
+        deps = drift_monitor.Dependencies(store=gcs, metrics=CloudMonitoringMetrics(PROJECT, monitoring.client),
+                                          notifier=CloudLoggingNotifier(alerts), clock=lambda: NOW)
+        summary = drift_monitor.run({"date": "2026-11-25"}, DriftSettings.from_env(env), deps)
+
+    assert summary["dataset_drift"] is True
+    [sent] = submitted
+    assert sent.parent == LOCATION and sent.pipeline_job.template_uri == SETTINGS["PIPELINE_TEMPLATE_URI"]
+    assert summary["retraining"]["run"] == f"{LOCATION}/pipelineJobs/{sent.pipeline_job_id}"
+    assert summary["report_uri"] == "gs://artifacts/reports/drift/churn/dt=2026-11-25/report.json"
+    assert dict(sent.pipeline_job.runtime_config.parameter_values)["report_uri"] == summary["report_uri"]
+    report = json.loads(gcs.get("artifacts", "reports/drift/churn/dt=2026-11-25/report.json"))
+    assert report["dataset_drift"] is True and report["actions"]["retraining_status"] == "started"
+    share = [s for s in monitoring.written if s.metric.type.endswith("/drift_share")]
+    assert len(share) == 1 and share[0].metric.labels["model"] == "churn"
+    assert share[0].points[0].value.double_value == pytest.approx(summary["drift_share"], abs=1e-4)
+    assert json.loads(alerts.getvalue())["subject"].startswith("Drift: churn 2/2 features drifted")
+
+
+def test_the_cloud_run_entry_point_runs_the_named_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.runtime.jobs import cloudrun
+
+    assert cloudrun.task_handler("ab-controller") is ab_controller.handler
+    with pytest.raises(SystemExit, match="unknown task"):
+        cloudrun.task_handler("deploy")
+    requests: list[RetrainingRequest] = []
+
+    class Recorder:
+        def trigger(self, request: RetrainingRequest) -> str:
+            requests.append(request)
+            return "run-1"
+
+    monkeypatch.setenv("MODEL_NAME", "churn")
+    monkeypatch.setenv("RETRAINING_TRIGGER", "vertex-pipeline")
+    monkeypatch.setattr(cloudrun, "get_retraining_trigger", lambda name, settings: Recorder())
+    monkeypatch.setattr(cloudrun, "utc_now", lambda: NOW)
+    assert cloudrun.main(["retraining"]) == 0
+    cloudrun.main(["retraining"])  # a retried execution the same day: the same run
+    monkeypatch.setattr(cloudrun, "utc_now", lambda: NOW + timedelta(days=7))
+    cloudrun.main(["retraining"])
+    assert requests[0].idempotency_key == requests[1].idempotency_key != requests[2].idempotency_key
+    assert requests[0].idempotency_key == RetrainingRequest.key_for("churn", "scheduled", "2026-11-26")

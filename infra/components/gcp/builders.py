@@ -100,7 +100,8 @@ def model_monitoring(ctx: GcpContext, cfg: Any, platform: Platform, model: Model
 def model_automation(ctx: GcpContext, cfg: Any, platform: Platform, model: ModelBuild) -> None:
     model["automation"] = ModelAutomation(
         f"{_scope(model).name}-automation", ctx, _scope(model), store=platform["artifact_store"],
-        shared=platform["monitoring"], training=model["training"], opts=model.component.child(),
+        shared=platform["monitoring"], training=model["training"], serving=model["serving"],
+        opts=model.component.child(),
     )
 
 

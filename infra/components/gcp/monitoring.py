@@ -115,7 +115,7 @@ class ModelMonitor(Capability):
         store.artifacts.grant(self.drift, READ_WRITE, reports)
         for role in ("roles/monitoring.metricWriter", "roles/logging.logWriter"):
             self.drift.grant_project_role(role)
-        retraining: dict[str, pulumi.Input[str]] = {"RETRAINING_TRIGGER": "none"}
+        retraining: dict[str, pulumi.Input[str]] = {"RETRAINING_TRIGGER": ""}
         if args.retrain_on_drift:
             training.grant_submit(self.drift)
             retraining = training.settings()

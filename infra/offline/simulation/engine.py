@@ -134,6 +134,7 @@ class Timeline:
     sandbox: SandboxResult | None = None
     drift_thresholds: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = NOTES
+    provider: str = "AWS"  # whose services the simulation stands in for, where they do not act on their own
     timezone: str = "UTC"  # the schedules' time zone, in which events are shown
     schedules: dict[str, dict[str, str]] = field(default_factory=dict)  # model -> job -> schedule expression
 
@@ -147,7 +148,8 @@ class Timeline:
             events=[e for e in self.events if e.model in (None, model)],
             splits=[s for s in self.splits if s.model == model], days=[d for d in self.days if d.model == model],
             models={model: self.models[model]}, lifts=self.lifts, sandbox=self.sandbox,
-            drift_thresholds={model: self.drift_thresholds[model]}, notes=self.notes, timezone=self.timezone,
+            drift_thresholds={model: self.drift_thresholds[model]}, notes=self.notes, provider=self.provider,
+            timezone=self.timezone,
             schedules={model: self.schedules[model]},
         )
 
@@ -669,7 +671,23 @@ def fire_times(expressions: dict[str, str], timezone: str, start: datetime, days
     return {job: parse_schedule(expr).fire_times(start, end, zone) for job, expr in expressions.items()}
 
 
-def simulate(spec: StackSpec, scenario: Scenario, on_day: Callable[[int], None] | None = None) -> Timeline:
+def simulate_aws(spec: StackSpec, scenario: Scenario, on_day: Callable[[int], None] | None = None) -> Timeline:
     """Deploy `spec` into a fresh sandbox and run the scenario; moto's state is discarded afterwards."""
     with SandboxSession(region=spec.body.region) as session:
         return Simulation(spec, session, scenario, on_day).run()
+
+
+def _simulate_gcp(spec: StackSpec, scenario: Scenario, on_day: Callable[[int], None] | None = None) -> Timeline:
+    from infra.offline.simulation.gcp import simulate_gcp  # the Google client libraries: only when simulated
+
+    return simulate_gcp(spec, scenario, on_day)
+
+
+Simulator = Callable[[StackSpec, Scenario, Callable[[int], None] | None], Timeline]
+SIMULATORS: dict[str, Simulator] = {"aws": simulate_aws, "gcp": _simulate_gcp}
+"""How each cloud's stacks are simulated, by the profile's `cloud`."""
+
+
+def simulate(spec: StackSpec, scenario: Scenario, on_day: Callable[[int], None] | None = None) -> Timeline:
+    """Run the scenario on the stack `spec` describes, in the simulator of its cloud."""
+    return SIMULATORS[spec.cloud](spec, scenario, on_day)

@@ -14,8 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from botocore.exceptions import ClientError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from infra.runtime.adapters.storage import ObjectNotFound, object_store
 
 DEFAULT_RAMP: tuple[float, ...] = (0.01, 0.05, 0.25, 0.5)
 """Challenger share per stage (1% -> 5% -> 25% -> 50%); promotion is the final step to 100%."""
@@ -91,14 +92,13 @@ def experiment_key(prefix: str, endpoint_name: str) -> str:
     return "/".join(p for p in (prefix.strip("/"), endpoint_name, "experiment.json") if p)
 
 
-def load_experiment(s3: Any, bucket: str, prefix: str, endpoint_name: str) -> Experiment | None:
-    """The endpoint's experiment, or None when no experiment was ever started on it."""
+def load_experiment(store: Any, bucket: str, prefix: str, endpoint_name: str) -> Experiment | None:
+    """The endpoint's experiment, or None when no experiment was ever started on it. `store`: an ObjectStore
+    (infra.runtime.adapters.storage) or a boto3 S3 client."""
     try:
-        body = s3.get_object(Bucket=bucket, Key=experiment_key(prefix, endpoint_name))["Body"].read()
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-            return None
-        raise
+        body = object_store(store).get(bucket, experiment_key(prefix, endpoint_name))
+    except ObjectNotFound:
+        return None
     experiment = Experiment.model_validate_json(body)
     if experiment.endpoint_name != endpoint_name:
         raise ValueError(
@@ -108,13 +108,9 @@ def load_experiment(s3: Any, bucket: str, prefix: str, endpoint_name: str) -> Ex
     return experiment
 
 
-def save_experiment(s3: Any, bucket: str, prefix: str, experiment: Experiment) -> str:
-    """Write the record (overwriting the previous state) and return its key."""
+def save_experiment(store: Any, bucket: str, prefix: str, experiment: Experiment) -> str:
+    """Write the record (overwriting the previous state) and return its key. `store`: an ObjectStore or a boto3
+    S3 client."""
     key = experiment_key(prefix, experiment.endpoint_name)
-    s3.put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=experiment.model_dump_json(indent=2).encode(),
-        ContentType="application/json",
-    )
+    object_store(store).put(bucket, key, experiment.model_dump_json(indent=2).encode())
     return key

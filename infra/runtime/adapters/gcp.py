@@ -91,12 +91,14 @@ def percentages(weights: Mapping[str, float]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Deployment:
-    """A deployed model's serving resources (DedicatedResources): machine type and replica bounds."""
+    """Where a deployed model runs: a deployment resource pool the stack declares (`resource_pool`, its
+    resource name: shared resources), else dedicated resources of this machine type and replica bounds."""
 
     machine_type: str = "n1-standard-4"
     min_replicas: int = 1
     max_replicas: int = 1
     service_account: str = ""
+    resource_pool: str = ""
 
 
 def default_location(env: Mapping[str, str] | None = None) -> str:
@@ -196,14 +198,15 @@ class VertexEndpointTraffic(_Retrying):
             rest = sum(others.values())
             shares = percentages({"0": share, **{v: (1.0 - share) * w / rest for v, w in others.items()}})
             split = {("0" if v == "0" else ids[v]): p for v, p in shares.items()}
-        deployed = aiplatform_v1.DeployedModel(
-            model=model, display_name=variant,
-            dedicated_resources=aiplatform_v1.DedicatedResources(
+        deployed = aiplatform_v1.DeployedModel(model=model, display_name=variant,
+                                               service_account=resources.service_account)
+        if resources.resource_pool:
+            deployed.shared_resources = resources.resource_pool
+        else:
+            deployed.dedicated_resources = aiplatform_v1.DedicatedResources(
                 machine_spec=aiplatform_v1.MachineSpec(machine_type=resources.machine_type),
                 min_replica_count=resources.min_replicas, max_replica_count=resources.max_replicas,
-            ),
-            service_account=resources.service_account,
-        )
+            )
         operation = self._call(lambda: self.client(endpoint).deploy_model(
             endpoint=endpoint, deployed_model=deployed, traffic_split=split))
         return str(operation.result(timeout=OPERATION_TIMEOUT_SECONDS).deployed_model.id)

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from infra.runtime.adapters.storage import object_store
 from infra.runtime.drift import arrays, roles, stats
 from infra.runtime.drift.config import BaselineOptions
 from infra.runtime.drift.dataset import CsvDialect
@@ -162,9 +163,9 @@ def upload_baseline(baseline: Baseline, s3: Any, bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def download_baseline(s3: Any, bucket: str, key: str) -> Baseline:
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return Baseline.from_json(body)
+def download_baseline(store: Any, bucket: str, key: str) -> Baseline:
+    """`store`: an ObjectStore (infra.runtime.adapters.storage) or a boto3 S3 client."""
+    return Baseline.from_json(object_store(store).get(bucket, key))
 
 
 # Profiling ------------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ Environment contract (the event payload is ignored, so any scheduler can trigger
   them: one Visitor per unit randomised to a variant, one Conversion per such unit that converted, so each
   metric is a proportion of Visitors (the binomial model `decide` relies on).
 - TRAFFIC_CONTROLLER (default `sagemaker-variants`); GUARDRAIL_POLICY (optional JSON of `GuardrailPolicy`)
+- STORAGE (default `s3`), METRICS (default `cloudwatch`), NOTIFICATIONS (default `sns`): the adapters the
+  controller reaches its cloud through (GCP: `gcs`, `cloud-monitoring`, `cloud-logging`; infra.runtime.adapters)
 IAM: s3:GetObject/PutObject on the prefix, cloudwatch:GetMetricData, sns:Publish, sagemaker:DescribeEndpoint
 and sagemaker:UpdateEndpointWeightsAndCapacities. Run it with reserved concurrency 1 and a timeout of 5
 minutes (the traffic adapter may back off for about two).
@@ -47,8 +49,9 @@ from typing import Any
 from infra.runtime.abtest.experiment import Experiment, ExperimentStatus, load_experiment, save_experiment
 from infra.runtime.abtest.guardrail import Action, ArmCounts, Decision, decide_all
 from infra.runtime.abtest.policy import GuardrailPolicy
+from infra.runtime.adapters.metrics import metric_period, metrics_backend
 from infra.runtime.adapters.traffic import TrafficController, get_traffic_controller
-from infra.runtime.clients import AwsClients
+from infra.runtime.clients import Adapters
 from infra.runtime.handlers import for_model
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,7 @@ class ControllerSettings:
     challenger_variant: str = "challenger"
     traffic_controller: str = "sagemaker-variants"
     policy: GuardrailPolicy = field(default_factory=GuardrailPolicy)
+    env: Mapping[str, str] = field(default_factory=dict)  # adapter choices and their settings (STORAGE, ...)
 
     def __post_init__(self) -> None:
         if self.champion_variant == self.challenger_variant:
@@ -109,7 +113,12 @@ class ControllerSettings:
             challenger_variant=env.get("CHALLENGER_VARIANT") or "challenger",
             traffic_controller=env.get("TRAFFIC_CONTROLLER") or "sagemaker-variants",
             policy=GuardrailPolicy.model_validate_json(policy_json) if policy_json else GuardrailPolicy(),
+            env=dict(env),
         )
+
+    def adapters(self) -> dict[str, str]:
+        """The settings the cloud adapters read (STORAGE, METRICS, NOTIFICATIONS, GCP_PROJECT, ALERT_TOPIC_ARN)."""
+        return {**self.env, "ALERT_TOPIC_ARN": self.alert_topic_arn or ""}
 
     def rollback_weights(self) -> dict[str, float]:
         return {self.champion_variant: 1.0, self.challenger_variant: 0.0}
@@ -121,8 +130,9 @@ class ControllerSettings:
         return {self.champion_variant: 1.0 - challenger_share, self.challenger_variant: challenger_share}
 
 
-class Dependencies(AwsClients):
-    """AWS clients and the clock, injectable for tests and created lazily (never at import)."""
+class Dependencies(Adapters):
+    """The cloud's clients and adapters, the traffic controller and the clock; injectable for tests and created
+    lazily (never at import)."""
 
     def __init__(self, *, traffic: TrafficController | None = None, **clients: Any) -> None:
         super().__init__(**clients)
@@ -134,53 +144,24 @@ class Dependencies(AwsClients):
         return self._traffic
 
 
-def metric_period(start: datetime, end: datetime) -> int:
-    """The finest period CloudWatch still holds for data that old: 1-minute points live 15 days, 5-minute
-    points 63 days, hourly points 455 days."""
-    age = end - start
-    if age <= timedelta(days=15):
-        return 60
-    if age <= timedelta(days=63):
-        return 300
-    return 3600
+__all__ = ["ControllerSettings", "Dependencies", "handler", "metric_period", "read_counts", "run"]
 
 
 def read_counts(
-    cloudwatch: Any, settings: ControllerSettings, start: datetime, end: datetime
+    metrics: Any, settings: ControllerSettings, start: datetime, end: datetime
 ) -> dict[str, tuple[ArmCounts, ArmCounts]]:
-    """Sum Visitors and every policy metric per variant over [start, end) with GetMetricData (paginated)."""
+    """Sum Visitors and every policy metric per variant over [start, end). `metrics`: a Metrics backend
+    (infra.runtime.adapters.metrics: CloudWatch GetMetricData, Cloud Monitoring ListTimeSeries) or a boto3
+    CloudWatch client."""
     names = [VISITORS_METRIC, *settings.policy.metrics]
     variants = [settings.champion_variant, settings.challenger_variant]
     queries: dict[str, tuple[str, str]] = {}
     for v_index, variant in enumerate(variants):
         for m_index, metric in enumerate(names):
             queries[f"v{v_index}m{m_index}"] = (variant, metric)
-    totals = dict.fromkeys(queries, 0.0)
-    if end - start >= timedelta(seconds=1):
-        period = metric_period(start, end)
-        request = [
-            {
-                "Id": query_id,
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": settings.metric_namespace,
-                        "MetricName": metric,
-                        "Dimensions": [
-                            {"Name": "EndpointName", "Value": settings.endpoint_name},
-                            {"Name": "VariantName", "Value": variant},
-                        ],
-                    },
-                    "Period": period,
-                    "Stat": "Sum",
-                },
-                "ReturnData": True,
-            }
-            for query_id, (variant, metric) in queries.items()
-        ]
-        paginator = cloudwatch.get_paginator("get_metric_data")
-        for page in paginator.paginate(MetricDataQueries=request, StartTime=start, EndTime=end):
-            for result in page.get("MetricDataResults", []):
-                totals[result["Id"]] += float(sum(result.get("Values", [])))
+    series = {query_id: (metric, {"EndpointName": settings.endpoint_name, "VariantName": variant})
+              for query_id, (variant, metric) in queries.items()}
+    totals = metrics_backend(metrics).sums(settings.metric_namespace, series, start, end)
 
     def arm(v_index: int, metric: str) -> ArmCounts:
         visitors = round(totals[f"v{v_index}m0"])
@@ -210,7 +191,8 @@ def decision_key(settings: ControllerSettings, experiment: Experiment, at: datet
 def run(settings: ControllerSettings, deps: Dependencies) -> dict[str, Any]:
     """One look at the experiment on `settings.endpoint_name`; returns a JSON-serialisable summary."""
     bucket, prefix = settings.decisions_bucket, settings.decisions_prefix
-    experiment = load_experiment(deps.s3, bucket, prefix, settings.endpoint_name)
+    store = deps.store(settings.adapters())
+    experiment = load_experiment(store, bucket, prefix, settings.endpoint_name)
     if experiment is None:
         return {"status": "no_experiment", "endpoint_name": settings.endpoint_name, "changed": False}
     traffic = deps.traffic(settings.traffic_controller)
@@ -220,7 +202,7 @@ def run(settings: ControllerSettings, deps: Dependencies) -> dict[str, Any]:
 
     now = deps.clock()
     weights_before = traffic.get_weights(settings.endpoint_name)
-    counts = read_counts(deps.cloudwatch, settings, experiment.window_start, now)
+    counts = read_counts(deps.metrics(settings.adapters()), settings, experiment.window_start, now)
     decision = decide_all(counts, settings.policy, treatment_share=experiment.challenger_weight)
     action, target, reason = _plan(settings, experiment, decision, now)
 
@@ -244,27 +226,23 @@ def run(settings: ControllerSettings, deps: Dependencies) -> dict[str, Any]:
         "decision": decision.model_dump(mode="json"),
         "policy": settings.policy.model_dump(mode="json"),
     }
-    deps.s3.put_object(
-        Bucket=bucket, Key=key, Body=json.dumps(record, indent=2).encode(), ContentType="application/json"
-    )
+    store.put(bucket, key, json.dumps(record, indent=2).encode())
 
     if action in _TERMINAL:
         experiment.status = _TERMINAL[action]
         experiment.concluded_at = now
         experiment.conclusion = reason
         experiment.decision_key = key
-        save_experiment(deps.s3, bucket, prefix, experiment)
+        save_experiment(store, bucket, prefix, experiment)
     elif action is ControllerAction.ADVANCE:
         experiment.stage += 1
         experiment.stage_started_at = now + timedelta(minutes=settings.policy.ramp_settle_minutes)
-        save_experiment(deps.s3, bucket, prefix, Experiment.model_validate(experiment.model_dump()))
+        save_experiment(store, bucket, prefix, Experiment.model_validate(experiment.model_dump()))
 
-    if target is not None and settings.alert_topic_arn:
-        deps.sns.publish(
-            TopicArn=settings.alert_topic_arn,
-            Subject=f"A/B {action.value}: {settings.endpoint_name}"[:100],
-            Message=json.dumps({k: record[k] for k in record if k != "policy"}, indent=2),
-        )
+    notifier = deps.notifier(settings.adapters()) if target is not None else None
+    if notifier is not None:
+        notifier.publish(f"A/B {action.value}: {settings.endpoint_name}",
+                         json.dumps({k: record[k] for k in record if k != "policy"}, indent=2))
     log.info("ab-controller %s %s: %s (%s)", settings.endpoint_name, experiment.experiment_id, action, reason)
     return {
         "status": action.value,

@@ -22,6 +22,8 @@ Environment contract (set by the Pulumi component):
 - DRIFT_CONFIG (optional): JSON of infra.runtime.drift.DriftConfig.
 - SCHEMA_KEY (optional): the dataset schema in ARTIFACT_BUCKET (the one ingestion checks against); CSV files
   are read with its `csv` dialect (delimiter, null tokens, encoding), as ingestion read them.
+- STORAGE (default `s3`), METRICS (default `cloudwatch`), NOTIFICATIONS (default `sns`): the adapters the
+  monitor reaches its cloud through (GCP: `gcs`, `cloud-monitoring`, `cloud-logging`; infra.runtime.adapters).
 Event: `{"date": "YYYY-MM-DD"}` (default: yesterday, UTC) or `{"current_key": "<key in DATA_BUCKET>"}`;
 `baseline_key` overrides BASELINE_KEY.
 Each object is downloaded to the Lambda's /tmp and streamed from there, one at a time: give the function
@@ -45,8 +47,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from infra.runtime.adapters.metrics import MetricPoint
 from infra.runtime.adapters.retraining import RetrainingRequest, RetrainingTrigger, get_retraining_trigger
-from infra.runtime.clients import AwsClients
+from infra.runtime.adapters.storage import uri
+from infra.runtime.clients import Adapters
 from infra.runtime.drift import io as drift_io
 from infra.runtime.drift.baseline import download_baseline
 from infra.runtime.drift.config import DriftConfig, Rule, parse_config_text
@@ -60,9 +64,6 @@ log = logging.getLogger(__name__)
 DEFAULT_NAMESPACE = "MLOpsGen/Drift"
 DEFAULT_CURRENT_PREFIX = "curated/"
 DEFAULT_REPORT_PREFIX = "drift-reports/"
-METRICS_PER_CALL = 1000  # PutMetricData limit
-# CloudWatch rejects values closer to zero than 2**-360 (tiny p-values are common): they are sent as 0.
-CLOUDWATCH_SMALLEST = 8.515920e-109
 
 
 def _prefix(value: str) -> str:
@@ -85,7 +86,11 @@ class DriftSettings:
     retraining_trigger: str = ""
     schema_key: str = ""
     config: DriftConfig = field(default_factory=DriftConfig)
-    env: Mapping[str, str] | None = None  # settings of the retraining trigger (PIPELINE_NAME, ...)
+    env: Mapping[str, str] | None = None  # settings of the retraining trigger (PIPELINE_NAME, ...) and adapters
+
+    def adapters(self) -> dict[str, str]:
+        """The settings the cloud adapters read (STORAGE, METRICS, NOTIFICATIONS, GCP_PROJECT, ALERT_TOPIC_ARN)."""
+        return {**(self.env or {}), "ALERT_TOPIC_ARN": self.alert_topic_arn}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DriftSettings:
@@ -114,8 +119,9 @@ class DriftSettings:
         )
 
 
-class Dependencies(AwsClients):
-    """AWS clients, the retraining trigger and the clock; injectable for tests, created lazily."""
+class Dependencies(Adapters):
+    """The cloud's clients and adapters, the retraining trigger and the clock; injectable for tests, created
+    lazily."""
 
     def __init__(self, *, retraining: RetrainingTrigger | None = None, **clients: Any) -> None:
         super().__init__(**clients)
@@ -154,63 +160,40 @@ def _select_batch(event: Mapping[str, Any], settings: DriftSettings, deps: Depen
     raw_date = event.get("date")
     day = date.fromisoformat(str(raw_date)) if raw_date else (deps.clock() - timedelta(days=1)).date()
     prefix = f"{settings.current_prefix}dt={day.isoformat()}/"
-    keys: list[str] = []
-    paginator = deps.client("s3").get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=settings.data_bucket, Prefix=prefix):
-        keys.extend(o["Key"] for o in page.get("Contents", []) if drift_io.source_format(o["Key"]))
+    listed = deps.store(settings.adapters()).keys(settings.data_bucket, prefix)
+    keys = [k for k in listed if drift_io.source_format(k)]
     return Batch(f"dt={day.isoformat()}", sorted(keys), f"{base}dt={day.isoformat()}/report.json")
 
 
 def _stream(monitor: DriftMonitor, batch: Batch, settings: DriftSettings, deps: Dependencies) -> None:
     """Download each object to local scratch space (Lambda /tmp) and stream it; failures become findings."""
-    s3 = deps.client("s3")
+    store = deps.store(settings.adapters())
     if not batch.keys:
-        where = f"s3://{settings.data_bucket}/{settings.current_prefix}{batch.label}/"
+        where = uri(store, settings.data_bucket, f"{settings.current_prefix}{batch.label}/")
         monitor.add_finding(FindingKind.EMPTY_BATCH, Severity.ERROR, f"no .parquet or .csv objects under {where}")
         return
     with tempfile.TemporaryDirectory(prefix="drift-") as scratch:
         for i, key in enumerate(batch.keys):
-            uri = f"s3://{settings.data_bucket}/{key}"
+            where = uri(store, settings.data_bucket, key)
             local = Path(scratch) / f"{i}-{Path(key).name}"  # keeps `.csv.gz`
             try:
-                s3.download_file(settings.data_bucket, key, str(local))
-            except Exception as exc:  # botocore ClientError / transfer errors: the object is unusable
-                monitor.sources.append(uri)
-                monitor.add_finding(FindingKind.UNREADABLE_SOURCE, Severity.ERROR, f"{uri}: {exc}")
+                store.download(settings.data_bucket, key, str(local))
+            except Exception as exc:  # client / transfer errors: the object is unusable
+                monitor.sources.append(where)
+                monitor.add_finding(FindingKind.UNREADABLE_SOURCE, Severity.ERROR, f"{where}: {exc}")
                 continue
-            monitor.add_file(local, label=uri)
+            monitor.add_file(local, label=where)
             local.unlink(missing_ok=True)
 
 
-def _metric_value(value: float) -> float:
-    return 0.0 if abs(value) < CLOUDWATCH_SMALLEST else value
-
-
 def _put_metrics(report: DriftReport, settings: DriftSettings, deps: Dependencies) -> int:
-    model = [{"Name": "Model", "Value": settings.model_name}]
-    at = deps.clock()  # the metrics describe this run, whenever CloudWatch receives them
-    data: list[dict[str, Any]] = [
-        {
-            "MetricName": r.statistic,
-            "Dimensions": [*model, {"Name": "Feature", "Value": r.feature}],
-            "Value": _metric_value(r.value),
-            "Unit": "None",
-            "Timestamp": at,
-        }
-        for r in report.features
-        if r.tested and r.statistic and r.value is not None
-    ]
-    data.append({"MetricName": "drift_share", "Dimensions": model, "Value": report.drift_share, "Unit": "None",
-                 "Timestamp": at})
-    errors = float(len(report.errors()))
-    data.append({"MetricName": "data_quality_errors", "Dimensions": model, "Value": errors, "Unit": "Count",
-                 "Timestamp": at})
-    cloudwatch = deps.client("cloudwatch")
-    for start in range(0, len(data), METRICS_PER_CALL):
-        cloudwatch.put_metric_data(
-            Namespace=settings.metric_namespace, MetricData=data[start : start + METRICS_PER_CALL]
-        )
-    return len(data)
+    model = {"Model": settings.model_name}
+    points = [MetricPoint(str(r.statistic), float(r.value), {**model, "Feature": r.feature})
+              for r in report.features if r.tested and r.statistic and r.value is not None]
+    points.append(MetricPoint("drift_share", report.drift_share, model))
+    points.append(MetricPoint("data_quality_errors", float(len(report.errors())), model, unit="Count"))
+    # The metrics describe this run, whenever the metrics service receives them.
+    return int(deps.metrics(settings.adapters()).put(settings.metric_namespace, points, deps.clock()))
 
 
 def summarize(report: DriftReport, report_uri: str) -> dict[str, Any]:
@@ -234,7 +217,7 @@ def _dialect(settings: DriftSettings, deps: Dependencies) -> CsvDialect:
     """The dataset schema's CSV dialect; a schema that is set but missing or invalid is a deployment error."""
     if not settings.schema_key:
         return CsvDialect()
-    body = deps.client("s3").get_object(Bucket=settings.artifact_bucket, Key=settings.schema_key)["Body"].read()
+    body = deps.store(settings.adapters()).get(settings.artifact_bucket, settings.schema_key)
     return DatasetSchema.model_validate_json(body).csv
 
 
@@ -244,14 +227,15 @@ def run(event: Mapping[str, Any] | None, settings: DriftSettings, deps: Dependen
     baseline_key = str(event.get("baseline_key") or settings.baseline_key)
     if not baseline_key:
         raise ValueError("drift monitor: no baseline (set BASELINE_KEY or pass baseline_key in the event)")
-    baseline = download_baseline(deps.client("s3"), settings.artifact_bucket, baseline_key)
+    store = deps.store(settings.adapters())
+    baseline = download_baseline(store, settings.artifact_bucket, baseline_key)
     if not baseline.model_name:
         baseline.model_name = settings.model_name
     batch = _select_batch(event, settings, deps)
     monitor = DriftMonitor(baseline, settings.config, dialect=_dialect(settings, deps))
     _stream(monitor, batch, settings, deps)
     report = monitor.report()
-    report_uri = f"s3://{settings.artifact_bucket}/{batch.report_key}"
+    report_uri = uri(store, settings.artifact_bucket, batch.report_key)
     summary = summarize(report, report_uri)
 
     retraining: dict[str, str] | None = None
@@ -276,21 +260,15 @@ def run(event: Mapping[str, Any] | None, settings: DriftSettings, deps: Dependen
     summary["retraining"] = retraining
 
     alert_id: str | None = None
-    if settings.alert_topic_arn and _rule_met(settings.config.alert_on, report):
+    notifier = deps.notifier(settings.adapters())
+    if notifier is not None and _rule_met(settings.config.alert_on, report):
         subject = f"Drift: {settings.model_name} {report.n_drifted}/{report.n_tested} features drifted"
-        message = json.dumps(summary, indent=2, default=str)
-        response = deps.client("sns").publish(TopicArn=settings.alert_topic_arn, Subject=subject[:100], Message=message)
-        alert_id = str(response.get("MessageId", ""))
+        alert_id = notifier.publish(subject, json.dumps(summary, indent=2, default=str))
         report.actions["alert_message_id"] = alert_id
     summary["alert_message_id"] = alert_id
 
     summary["metrics"] = _put_metrics(report, settings, deps)
-    deps.client("s3").put_object(
-        Bucket=settings.artifact_bucket,
-        Key=batch.report_key,
-        Body=report.model_dump_json(indent=1).encode(),
-        ContentType="application/json",
-    )
+    store.put(settings.artifact_bucket, batch.report_key, report.model_dump_json(indent=1).encode())
     log.info("drift run %s: %s", batch.label, json.dumps(summary, default=str))
     return summary
 

@@ -21,9 +21,11 @@ the destination already holds the same content (a rerun after a crash between co
 file landed twice), no second copy is made: the landing object is removed and the summary lists it under
 `already_present`. A rerun of a finished day finds the landing prefix empty, so it does nothing.
 
-The copy is conditional on the ETag that was checked (CopySourceIfMatch) and S3 computes the copy's SHA-256,
-which must equal the checked one, so a file replaced in landing during the run is never curated unchecked: it
-fails, stays in landing and is handled by the next run. Files that cannot
+The copy is conditional on the version that was checked (S3: CopySourceIfMatch on the ETag, and S3 computes
+the copy's SHA-256, which must equal the checked one; Cloud Storage: ifSourceGenerationMatch), so a file
+replaced in landing during the run is never curated unchecked: it fails, stays in landing and is handled by the
+next run. The bucket is reached through the object store STORAGE names (infra.runtime.adapters.storage: `s3`
+by default, `gcs` on GCP), the alert through NOTIFICATIONS (`sns`, `cloud-logging`). Files that cannot
 be processed (S3 errors, no space in /tmp: Lambda's default ephemeral storage is 512 MB) stay in landing,
 are alerted, and the invocation fails so the scheduler retries. A missing or invalid schema stops the run
 before anything moves: it is a deployment problem, not a data problem.
@@ -31,14 +33,13 @@ before anything moves: it is a deployment problem, not a data problem.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -48,10 +49,12 @@ from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from infra.runtime.clients import AwsClients
+from infra.runtime.adapters.storage import SHA_METADATA, Downloaded, ObjectChanged, ObjectStore
+from infra.runtime.adapters.storage import store_errors as _store_errors
+from infra.runtime.adapters.storage import uri as _uri
+from infra.runtime.clients import Adapters
 from infra.runtime.drift import io
 from infra.runtime.drift.dataset import ColumnSpec, ColumnType, CsvDialect, DatasetSchema
 from infra.runtime.drift.io import Format, source_format
@@ -61,9 +64,7 @@ __all__ = ["ColumnSpec", "ColumnType", "CsvDialect", "DatasetSchema", "check_fil
 
 log = logging.getLogger(__name__)
 
-DOWNLOAD_CHUNK = 8 << 20
 HASH_SUFFIX_CHARS = 12
-SHA_METADATA = "sha256"  # user metadata on every copy: how a rerun recognises content it already stored
 
 
 # --------------------------------------------------------------------------------------------- the schema
@@ -263,6 +264,11 @@ class IngestionSettings:
     curated_prefix: str = "curated/"
     quarantine_prefix: str = "quarantine/"
     alert_topic_arn: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)  # adapter choices and their settings (STORAGE, ...)
+
+    def adapters(self) -> dict[str, str]:
+        """The settings the cloud adapters read (STORAGE, NOTIFICATIONS, GCP_PROJECT, ALERT_TOPIC_ARN)."""
+        return {**self.env, "ALERT_TOPIC_ARN": self.alert_topic_arn or ""}
 
     def __post_init__(self) -> None:
         for name in ("landing_prefix", "curated_prefix", "quarantine_prefix"):
@@ -297,11 +303,13 @@ class IngestionSettings:
             curated_prefix=env.get("CURATED_PREFIX") or "curated/",
             quarantine_prefix=env.get("QUARANTINE_PREFIX") or "quarantine/",
             alert_topic_arn=env.get("ALERT_TOPIC_ARN") or None,
+            env=dict(env),
         )
 
 
-class IngestionDependencies(AwsClients):
-    """S3 and SNS clients (created on first use, never at import), the clock and the scratch directory."""
+class IngestionDependencies(Adapters):
+    """The cloud's object store and notifier (created on first use, never at import; S3 and SNS by default), the
+    clock and the scratch directory."""
 
     def __init__(self, *, scratch_dir: str | None = None, **clients: Any) -> None:
         super().__init__(**clients)
@@ -321,86 +329,31 @@ def run_date(event: Mapping[str, Any] | None, clock: Callable[[], datetime]) -> 
     return date.fromisoformat(value)
 
 
-def load_schema(s3: Any, bucket: str, key: str) -> DatasetSchema:
+def load_schema(store: ObjectStore, bucket: str, key: str) -> DatasetSchema:
+    where = _uri(store, bucket, key)
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        raise IngestionError(f"cannot read the dataset schema s3://{bucket}/{key}: {exc}") from exc
+        body = store.get(bucket, key)
+    except _store_errors() as exc:
+        raise IngestionError(f"cannot read the dataset schema {where}: {exc}") from exc
     try:
         return DatasetSchema.model_validate_json(body)
     except ValidationError as exc:
-        raise IngestionError(f"invalid dataset schema s3://{bucket}/{key}: {exc}") from exc
+        raise IngestionError(f"invalid dataset schema {where}: {exc}") from exc
 
 
-def _missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}
+def _landing_objects(store: ObjectStore, bucket: str, prefix: str) -> list[str]:
+    return [key for key in store.keys(bucket, prefix) if not key.endswith("/")]  # "folders" hold no data
 
 
-def _landing_objects(s3: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            if not obj["Key"].endswith("/"):  # "folder" placeholders hold no data
-                yield obj
-
-
-@dataclass
-class _Download:
-    path: Path
-    size: int
-    sha256: str
-    etag: str
-    content_type: str | None
-
-
-def _download(s3: Any, bucket: str, key: str, target: Path) -> _Download:
-    response = s3.get_object(Bucket=bucket, Key=key)
-    digest = hashlib.sha256()
-    size = 0
-    with target.open("wb") as out:
-        for chunk in iter(lambda: response["Body"].read(DOWNLOAD_CHUNK), b""):
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-    return _Download(target, size, digest.hexdigest(), response["ETag"], response.get("ContentType"))
-
-
-def _exists(s3: Any, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-        return True
-    except ClientError as exc:
-        if _missing(exc):
-            return False
-        raise
-
-
-def _full_object_sha256(response: Mapping[str, Any]) -> str | None:
-    """S3's own SHA-256 of a whole object (hex) from a head/copy response; None for none or a composite one."""
-    checksum = response.get("ChecksumSHA256")
-    if not checksum or "-" in checksum or response.get("ChecksumType") == "COMPOSITE":
+def _stored_sha256(store: ObjectStore, bucket: str, key: str) -> str | None:
+    """SHA-256 of an existing object (the store's checksum, the metadata this job writes, else hashed), or None
+    if there is no object."""
+    head = store.head(bucket, key)
+    if head is None:
         return None
-    return base64.b64decode(checksum).hex()
-
-
-def _stored_sha256(s3: Any, bucket: str, key: str) -> str | None:
-    """SHA-256 of an existing object, or None if there is no object.
-
-    S3's checksum first (it cannot be stale), then the metadata this job writes, else the object is hashed.
-    """
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-    except ClientError as exc:
-        if _missing(exc):
-            return None
-        raise
-    known = _full_object_sha256(head) or head.get("Metadata", {}).get(SHA_METADATA)
-    if known:
-        return str(known)
-    digest = hashlib.sha256()  # written by someone else: hash it to compare
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    for chunk in iter(lambda: body.read(DOWNLOAD_CHUNK), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
+    if head.sha256:
+        return head.sha256
+    return hashlib.sha256(store.get(bucket, key)).hexdigest()  # written by someone else: hash it to compare
 
 
 def hashed_name(name: str, sha256: str, chars: int = HASH_SUFFIX_CHARS) -> str:
@@ -419,31 +372,21 @@ class _Placement:
 
 
 def _place(
-    s3: Any, bucket: str, source_key: str, download: _Download, target: str, metadata: dict[str, str]
+    store: ObjectStore, bucket: str, source_key: str, download: Downloaded, target: str, metadata: dict[str, str]
 ) -> _Placement:
     """Copy the checked object to `target` without overwriting anything (content-hash names on conflict)."""
     candidates = [target, hashed_name(target, download.sha256), hashed_name(target, download.sha256, 64)]
     for candidate in candidates:
-        existing = _stored_sha256(s3, bucket, candidate)
+        existing = _stored_sha256(store, bucket, candidate)
         if existing == download.sha256:
             return _Placement(candidate, candidate != target, existed=True)
         if existing is None:
-            extra: dict[str, Any] = {"ContentType": download.content_type} if download.content_type else {}
-            copied = s3.copy_object(
-                Bucket=bucket,
-                Key=candidate,
-                CopySource={"Bucket": bucket, "Key": source_key},
-                CopySourceIfMatch=download.etag,
-                ChecksumAlgorithm="SHA256",
-                MetadataDirective="REPLACE",
-                Metadata={SHA_METADATA: download.sha256, **metadata},
-                **extra,
-            )
-            if _full_object_sha256(copied.get("CopyObjectResult", {})) != download.sha256:
-                # The landing object changed after it was checked (S3 enforces CopySourceIfMatch; this
-                # catches it anywhere). The copy is ours and the original is still in landing: drop the copy.
-                s3.delete_object(Bucket=bucket, Key=candidate)
-                raise IngestionError(f"{source_key} changed after it was checked; left in landing for the next run")
+            try:  # only the version that was checked is copied; the store drops a copy that differs
+                store.copy(bucket, source_key, candidate, if_version=download.version,
+                           metadata={SHA_METADATA: download.sha256, **metadata}, content_type=download.content_type)
+            except ObjectChanged:
+                raise IngestionError(f"{source_key} changed after it was checked; left in landing for the next run"
+                                     ) from None
             return _Placement(candidate, candidate != target, existed=False)
     raise IngestionError(f"{target}: every candidate name holds other content")
 
@@ -497,43 +440,39 @@ def _ingest_one(
     day: date,
     summary: RunSummary,
 ) -> None:
-    s3, bucket = deps.s3, settings.data_bucket
+    store, bucket = deps.store(settings.adapters()), settings.data_bucket
     name = key[len(settings.landing_prefix) :]
     with tempfile.TemporaryDirectory(prefix="ingest-", dir=deps.scratch_dir) as scratch:
-        download = _download(s3, bucket, key, Path(scratch) / "object")
-        verdict = check_file(download.path, source_format(name), schema)
+        local = Path(scratch) / "object"
+        download = store.fetch(bucket, key, local)
+        verdict = check_file(local, source_format(name), schema)
     partition = f"dt={day.isoformat()}/"
     prefix = settings.curated_prefix if verdict.ok else settings.quarantine_prefix
     metadata = {"source-key": quote(key, safe="/"), "ingestion-date": day.isoformat()}
     if verdict.ok:
         metadata["rows"] = str(verdict.rows)
-    placed = _place(s3, bucket, key, download, prefix + partition + name, metadata)
+    placed = _place(store, bucket, key, download, prefix + partition + name, metadata)
     entry: dict[str, Any] = {"source": key, "key": placed.key, "sha256": download.sha256, "bytes": download.size}
     if not verdict.ok:
         assert verdict.reason is not None
         reason_key = placed.key + ".reason.json"
-        if not _exists(s3, bucket, reason_key):  # a rerun keeps the first verdict's record
+        if store.head(bucket, reason_key) is None:  # a rerun keeps the first verdict's record
             record = {
                 "source": key,
                 "quarantined_as": placed.key,
                 "reason": verdict.reason.value,
                 "details": list(verdict.details),
-                "schema": f"s3://{settings.artifact_bucket}/{settings.schema_key}",
+                "schema": _uri(store, settings.artifact_bucket, settings.schema_key),
                 "sha256": download.sha256,
                 "bytes": download.size,
                 "date": day.isoformat(),
                 "checked_at": deps.clock().isoformat(),
             }
-            s3.put_object(
-                Bucket=bucket,
-                Key=reason_key,
-                Body=json.dumps(record, indent=2).encode(),
-                ContentType="application/json",
-            )
+            store.put(bucket, reason_key, json.dumps(record, indent=2).encode())
         entry.update(reason=verdict.reason.value, details=list(verdict.details), reason_key=reason_key)
     else:
         entry["rows"] = verdict.rows
-    s3.delete_object(Bucket=bucket, Key=key)  # only now: the copy is confirmed above
+    store.delete(bucket, key)  # only now: the copy is confirmed above
 
     if placed.existed:
         summary.already_present.append(
@@ -562,26 +501,26 @@ def run(
 ) -> dict[str, Any]:
     """Process everything under the landing prefix for one run date; returns the summary."""
     day = run_date(event, deps.clock)
-    schema = load_schema(deps.s3, settings.artifact_bucket, settings.schema_key)
+    store = deps.store(settings.adapters())
+    schema = load_schema(store, settings.artifact_bucket, settings.schema_key)
     summary = RunSummary(
         date=day.isoformat(),
         bucket=settings.data_bucket,
         landing_prefix=settings.landing_prefix,
-        schema=f"s3://{settings.artifact_bucket}/{settings.schema_key}",
+        schema=_uri(store, settings.artifact_bucket, settings.schema_key),
     )
-    for obj in list(_landing_objects(deps.s3, settings.data_bucket, settings.landing_prefix)):
+    unprocessable: tuple[type[BaseException], ...] = (*_store_errors(), OSError, IngestionError)
+    for key in _landing_objects(store, settings.data_bucket, settings.landing_prefix):
         try:
-            _ingest_one(settings, deps, schema, obj["Key"], day, summary)
-        except (ClientError, OSError, IngestionError) as exc:
-            log.exception("ingestion of %s failed; it stays in landing", obj["Key"])
-            summary.failed.append({"source": obj["Key"], "error": f"{type(exc).__name__}: {exc}"})
-    if (summary.quarantined or summary.failed) and settings.alert_topic_arn:
-        deps.sns.publish(
-            TopicArn=settings.alert_topic_arn,
-            Subject=(f"Ingestion {summary.date}: {len(summary.quarantined)} quarantined, {len(summary.failed)} failed")[
-                :100
-            ],
-            Message=json.dumps(summary.as_dict(), indent=2),
+            _ingest_one(settings, deps, schema, key, day, summary)
+        except unprocessable as exc:
+            log.exception("ingestion of %s failed; it stays in landing", key)
+            summary.failed.append({"source": key, "error": f"{type(exc).__name__}: {exc}"})
+    notifier = deps.notifier(settings.adapters())
+    if (summary.quarantined or summary.failed) and notifier is not None:
+        notifier.publish(
+            f"Ingestion {summary.date}: {len(summary.quarantined)} quarantined, {len(summary.failed)} failed",
+            json.dumps(summary.as_dict(), indent=2),
         )
         summary.notified = True
     result = summary.as_dict()
