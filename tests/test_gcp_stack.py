@@ -316,3 +316,36 @@ def _layer(data: dict[str, Any]) -> Any:
 def test_the_stack_files_gcp_settings_name_the_project_and_region() -> None:
     spec = load_stack("vertex-staging")
     assert (spec.cloud, spec.body.project, spec.body.region) == ("gcp", "mlopsgen-staging", "europe-west4")
+
+
+# ---------------------------------------------------------------- sandbox: recorded and checked structurally
+def test_sandbox_checks_every_gcp_resource_structurally_and_says_so() -> None:
+    result = CliRunner().invoke(app, ["sandbox", "up", "--stack", "vertex-dev", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["emulated"] == [] and doc["failed"] == []
+    gcp = [r for r in doc["recorded"] if r["type"].startswith("gcp:")]
+    assert len(gcp) >= 140 and all(r["reason"].startswith("no emulator; checked structurally: ") for r in gcp)
+    [image] = [r for r in doc["recorded"] if not r["type"].startswith("gcp:")]
+    assert image["type"] == "docker-build:index:Image"
+
+
+@pytest.mark.parametrize(("token", "inputs", "message"), [
+    (PROJECT_IAM, {"role": "roles/storage.admin", "member": "serviceAccount:a@p.iam.gserviceaccount.com"},
+     "admin role"),
+    ("gcp:storage/bucketIAMMember:BucketIAMMember",
+     {"role": "roles/editor", "member": "serviceAccount:a@p.iam.gserviceaccount.com"}, "basic role"),
+    ("gcp:storage/bucket:Bucket", {
+        "name": "b-data", "uniformBucketLevelAccess": True, "publicAccessPrevention": "enforced",
+        "encryption": {"defaultKmsKeyName": "projects/p/locations/l/keyRings/r/cryptoKeys/k"},
+        "retentionPolicy": {"retentionPeriod": 86400}, "versioning": {"enabled": True}},
+     "versioning and a retention policy"),
+    ("gcp:cloudscheduler/job:Job", {"name": "j", "schedule": "0 3 * * 8", "httpTarget": {}}, "outside 0-7"),
+    ("gcp:monitoring/alertPolicy:AlertPolicy", {"combiner": "OR", "conditions": [
+        {"conditionMatchedLog": {"filter": "x"}}]}, "notification rate limit"),
+])
+def test_a_structural_check_refuses_what_gcp_would(token: str, inputs: dict[str, Any], message: str) -> None:
+    from infra.offline import gcp_checks
+
+    with pytest.raises(gcp_checks.StructuralError, match=message):
+        gcp_checks.CHECKS[token](inputs)

@@ -60,7 +60,7 @@ def up(
     if result.failed:
         raise UserError([
             Problem(file=spec.profile_file, line=None, field=f"{f['type']} {f['name']}",
-                    message=f"rejected by the emulated AWS: {f['reason']}")
+                    message=f"rejected in the sandbox: {f['reason']}")
             for f in result.failed
         ])
     if as_json:
@@ -83,8 +83,9 @@ def render_recorded(recorded: list[dict[str, str]], out: Console) -> None:
     groups: dict[str, dict[str, list[str]]] = {}
     for r in recorded:
         groups.setdefault(_reason_group(r["reason"]), {}).setdefault(short_type(r["type"]), []).append(r["name"])
-    out.print(Text(f"\nRecorded, not emulated ({len(recorded)}): moto cannot create these, so they get "
-                   "synthesized outputs and are checked structurally only.", style="bold"))
+    out.print(Text(f"\nRecorded, not emulated ({len(recorded)}): no emulator creates these (moto covers AWS; "
+                   "nothing emulates GCP or a Kubernetes cluster), so they get synthesized outputs and are checked "
+                   "structurally only, as each reason says.", style="bold"))
     for reason, by_type in groups.items():
         out.print(Padding(Text(f"Why: {reason}", style="dim"), (0, 0, 0, 2)), highlight=False)
         for typ, names in sorted(by_type.items()):

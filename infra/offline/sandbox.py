@@ -36,9 +36,11 @@ from pulumi.runtime import rpc
 from infra.offline.emulators import EMULATORS, EmulatorContext, MissingReference, NotEmulated, VerificationError
 from infra.offline.emulators.base import Emulator, walk_strings
 from infra.offline.emulators.sagemaker_update_endpoint import install as install_update_endpoint
+from infra.offline.gcp_checks import CHECKS as STRUCTURAL_CHECKS
+from infra.offline.gcp_checks import StructuralError
 from infra.offline.graph import ResourceGraph, ResourceRecord
 from infra.offline.kubernetes import ObjectCheck, check_graph
-from infra.offline.runtime import GraphMocks, run_program
+from infra.offline.runtime import GraphMocks, _ints, run_program
 from infra.offline.synth import ARN_SHAPES, synthesize
 from infra.profiles.exceptions import loosened_defaults
 from infra.profiles.loader import StackSpec
@@ -300,6 +302,8 @@ class SandboxMocks(GraphMocks):
             return rid, state
         plain = _reveal(inputs)
         emulator = EMULATORS.get(typ)
+        if emulator is None and typ in STRUCTURAL_CHECKS:
+            return self._check_structure(typ, name, inputs, plain)
         if emulator is None:
             return self._record(typ, name, inputs, f"no emulator for {typ}")
         unmapped = emulator.unhandled(plain)
@@ -368,6 +372,20 @@ class SandboxMocks(GraphMocks):
                 if value in self._recorded_ids:
                     return self._recorded_ids[value]
         return None
+
+    def _check_structure(self, typ: str, name: str, inputs: dict[str, Any],
+                         plain: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """No emulator exists (GCP): check the inputs as the cloud would at create time, then record the resource;
+        a failed check fails the deploy, as the cloud would."""
+        try:
+            checked = STRUCTURAL_CHECKS[typ](_ints(plain))
+        except (StructuralError, KeyError, TypeError, ValueError) as exc:
+            reason = f"structural check failed: {exc}"
+            with self._lock:
+                self.failed.append({"type": typ, "name": name, "reason": reason})
+            self._notify("failed", typ, name)
+            raise SandboxResourceError(typ, name, reason) from None
+        return self._record(typ, name, inputs, f"no emulator; checked structurally: {', '.join(checked)}")
 
     def _record(self, typ: str, name: str, inputs: dict[str, Any], reason: str) -> tuple[str, dict[str, Any]]:
         rid, state = synthesize(typ, name, inputs, self.account_id, self.region)
