@@ -36,3 +36,12 @@ def test_simulate_tells_the_seed_stories_on_kserve_and_kubeflow() -> None:
     split = [s for s in timeline.splits if s.model == "recommender" and s.at.date() == date(2026, 1, 12)]
     assert split[-1].weights == {"champion": 1.0, "challenger": 0.0}  # after the rollback, through the graph
     assert any("Kubernetes" in note for note in timeline.notes)
+    # Versions are W&B artifacts (registry kind wandb-artifacts): registered by the pipeline's register step,
+    # found by the deployer through the `approved` alias (W&B's version indexes start at v0).
+    for model in SEED_MODELS:
+        registered = [e.detail for e in timeline.events if e.kind == "registered" and e.model == model]
+        assert registered and all(f"in W&B acme-ml/wandb-kubeflow-dev/wandb-kubeflow-dev-{model}" in d
+                                  for d in registered)
+        assert registered[0].startswith("model version 1") and f"wandb-kubeflow-dev-{model}-v0 in" in registered[0]
+    assert "wandb-kubeflow-dev-recommender-v1" in timeline.lifts  # the challenger the guardrail rolled back
+    assert any("W&B is answered in memory" in note for note in timeline.notes)

@@ -300,3 +300,52 @@ def test_self_managed_wandb_server_is_encrypted_and_needs_a_license(tmp_path: Pa
     assert namespace_problems == [] and [c.to_json() for c in checks if not c.ok] == []
     assert license_text not in json.dumps(graph.to_json(), default=str)  # a Pulumi secret: masked everywhere
     assert [(v.control, v.resource) for v in audit(graph).violations] == []
+
+
+def test_model_versions_live_in_wandb_and_the_deployer_carries_the_key(prod: ResourceGraph, tmp_path: Path) -> None:
+    """Registry kind `wandb-artifacts`: no SageMaker model package group; each deployer job names its W&B
+    collection and gets the W&B settings and API key from the tracking chain (ConfigMap and Secret `wandb`),
+    and its AWS role no SageMaker registry access. W&B artifacts without W&B tracking are refused."""
+    assert prod.of_type("aws:sagemaker/modelPackageGroup:ModelPackageGroup") == []
+    jobs = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in custom(prod, "CronJob")}
+    for model in SEED_MODELS:
+        [container] = jobs[f"{model}-deployer"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert (env["MODEL_REGISTRY"], env["REGISTERED_MODEL"]) == ("wandb-artifacts",
+                                                                  f"wandb-kubeflow-prod-{model}")
+        assert "MODEL_PACKAGE_GROUP" not in env and "WANDB_API_KEY" not in env  # the key only through the Secret
+        assert container["envFrom"] == [{"configMapRef": {"name": "wandb"}}, {"secretRef": {"name": "wandb"}}]
+        policies = [r for r in prod.of_type("aws:iam/rolePolicy:RolePolicy") if f"{model}-deployer" in r.name]
+        assert policies and "sagemaker:" not in json.dumps([p.inputs["policy"] for p in policies])
+    recommender = prod.outputs["models"]["recommender"]
+    assert recommender["registeredModel"] == "wandb-kubeflow-prod-recommender"
+    assert recommender["registry"] == {"MODEL_REGISTRY": "wandb-artifacts",
+                                       "REGISTERED_MODEL": "wandb-kubeflow-prod-recommender"}
+    profile = tmp_path / "wandb-registry-mlflow.yaml"
+    text = (PROFILES_DIR / f"{PROFILE}.yaml").read_text()
+    profile.write_text(text.replace("  kind: wandb\n  base_url: https://api.wandb.ai\n  entity: acme-ml\n",
+                                    "  kind: sagemaker-mlflow\n"))
+    with pytest.raises(Exception, match="registry kind 'wandb-artifacts' keeps versions in W&B"):
+        resolve(str(profile), "prod")
+
+
+def test_wandb_artifacts_registry_is_refused_for_models_on_sagemaker(tmp_path: Path) -> None:
+    """The SageMaker pipeline and endpoint work with a model package group: W&B artifacts serve KFP/KServe models;
+    `validate` says so with exit code 2 (also when tracking is not W&B)."""
+    from typer.testing import CliRunner
+
+    from infra.cli.main import app
+
+    text = (PROFILES_DIR / "mlflow-sagemaker.yaml").read_text().replace(
+        "kind: sagemaker-model-registry", "kind: wandb-artifacts").replace(
+        "schema_file: schemas/", f"schema_file: {PROFILES_DIR / 'schemas'}/")
+    start, end = text.index("tracking:\n"), text.index("registry:\n")
+    cases = {"models": (text[:start] + "tracking:\n  kind: wandb\n  entity: acme-ml\n\n" + text[end:],
+                        "model 'credit-scoring' runs on SageMaker"),
+             "tracking": (text, "needs tracking.kind wandb or wandb-server, not 'mlflow-ecs'")}
+    for name, (body, message) in cases.items():
+        profile = tmp_path / f"sagemaker-wandb-{name}.yaml"
+        profile.write_text(body)
+        result = CliRunner().invoke(app, ["validate", str(profile)])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        assert message in " ".join(result.output.split()), result.output

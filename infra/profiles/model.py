@@ -299,7 +299,20 @@ class VertexModelRegistry(Strict):
     keep_images: int = Field(30, ge=1, le=1000, description="Artifact Registry cleanup: keep the newest N images")
 
 
-Registry = Annotated[SageMakerModelRegistry | VertexModelRegistry, Field(discriminator="kind")]
+class WandbArtifactsRegistry(Strict):
+    """The stack's image repositories and runtime image (as `sagemaker-model-registry`); each model's versions are
+    W&B artifacts of type `model` in a collection named after the model, in the tracking project, with the aliases
+    `approved`, `champion` and `challenger`. Needs W&B tracking (`wandb` or `wandb-server`): its API key chain."""
+
+    kind: Literal["wandb-artifacts"] = "wandb-artifacts"
+    tracking_kinds: ClassVar[tuple[str, ...]] = ("wandb", "wandb-server")
+    # Its versions are reached by the Kubernetes jobs (the KServe deployer, a KFP register step); the SageMaker
+    # pipeline, endpoint and Lambda jobs work with a model package group.
+    kubernetes_models_only: ClassVar[bool] = True
+
+
+Registry = Annotated[SageMakerModelRegistry | VertexModelRegistry | WandbArtifactsRegistry,
+                     Field(discriminator="kind")]
 
 
 # ---------------------------------------------------------------- training
@@ -911,6 +924,17 @@ class ProfileBody(Strict):
 
     @field_validator("models")
     @classmethod
+    def _models_reach_registry(cls, models: dict[str, ModelSpec], info: ValidationInfo) -> dict[str, ModelSpec]:
+        registry = info.data.get("registry")
+        if getattr(registry, "kubernetes_models_only", False):
+            on_sagemaker = sorted(n for n, m in models.items() if not isinstance(m.training, KubeflowTraining))
+            if on_sagemaker:
+                raise ValueError(f"registry kind {getattr(registry, 'kind', '')!r} serves models on Kubernetes "
+                                 f"(training kubeflow-pipelines); model {on_sagemaker[0]!r} runs on SageMaker")
+        return models
+
+    @field_validator("models")
+    @classmethod
     def _models_apart(cls, models: dict[str, ModelSpec]) -> dict[str, ModelSpec]:
         for a in models:
             for b in models:
@@ -982,6 +1006,17 @@ class ProfileBody(Strict):
         if replica and replica == info.data.get("region"):
             raise ValueError("artifact_store.replication_region must differ from the stack's region")
         return store
+
+    @field_validator("registry")
+    @classmethod
+    def _registry_tracking(cls, registry: Any, info: ValidationInfo) -> Any:
+        """A registry that lives in the tracking service (W&B artifacts) needs that tracking kind."""
+        kinds = getattr(registry, "tracking_kinds", ())
+        tracking = getattr(info.data.get("tracking"), "kind", None)
+        if kinds and tracking is not None and tracking not in kinds:
+            raise ValueError(f"registry kind {registry.kind!r} keeps versions in W&B: it needs tracking.kind "
+                             f"{' or '.join(kinds)}, not {tracking!r}")
+        return registry
 
     @field_validator("tracking")
     @classmethod

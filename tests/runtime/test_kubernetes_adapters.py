@@ -377,7 +377,8 @@ def test_job_runner_runs_a_handler_and_reports_failures(monkeypatch: pytest.Monk
     assert run.main(["no-such-handler"]) == 2
     monkeypatch.delenv("MODEL_NAME", raising=False)
     assert run.main(["retrain"]) == 1  # missing settings: a failed Job, not a silent success
-    assert set(run.HANDLERS) == {"drift-monitor", "ab-controller", "ingestion", "retrain", "kserve-deployer"}
+    assert set(run.HANDLERS) == {"drift-monitor", "ab-controller", "ingestion", "retrain", "kserve-deployer",
+                                 "register-model"}
     capsys.readouterr()
 
 

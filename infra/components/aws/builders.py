@@ -80,7 +80,8 @@ def _scope(model: ModelBuild) -> ModelScope:
 
 @builder("model", "aws")
 def model_component(ctx: StackContext, cfg: Any, platform: Platform, model: ModelBuild) -> None:
-    model.component = Model(ctx, _scope(model), key=platform["security"], store=platform["artifact_store"])
+    model.component = Model(ctx, _scope(model), key=platform["security"], store=platform["artifact_store"],
+                            registry=platform["registry"])
 
 
 @builder("model.training", "sagemaker-pipeline")

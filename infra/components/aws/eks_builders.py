@@ -18,6 +18,7 @@ from infra.components.aws.k8s_jobs import JOBS_NAMESPACE, CronJob, eventbridge_t
 from infra.components.aws.kserve import SERVING_NAMESPACE, KServeModel
 from infra.components.aws.kubeflow import KFP_NAMESPACE, ClusterAddons, KubeflowPipelines
 from infra.components.aws.monitoring import DRIFT_NAMESPACE, DRIFT_SHARE_METRIC
+from infra.components.aws.registry import WandbArtifactRegistry
 from infra.components.aws.wandb import WandbServerPlatform, WandbTracking
 from infra.components.base import ModelScope, StackContext
 from infra.components.catalog import ModelBuild, Platform, builder
@@ -50,6 +51,11 @@ def eks(ctx: StackContext, cfg: Any, platform: Platform) -> None:
     platform["cluster.kubeflow"] = KubeflowPipelines(
         "kubeflow", ctx, cfg.kubeflow_pipelines, eks=cluster, addons=addons, key=platform["security"],
         store=platform["artifact_store"], network=platform["networking"])
+
+
+@builder("registry", "wandb-artifacts")
+def wandb_artifacts(ctx: StackContext, cfg: Any, platform: Platform) -> None:
+    platform["registry"] = WandbArtifactRegistry("registry", ctx, cfg, platform["security"])
 
 
 @builder("tracking", "wandb")
@@ -216,13 +222,14 @@ def _deployer(jobs: _Jobs, scope: ModelScope, serving: KServeModel, platform: Pl
     """Every 15 minutes, the model's latest approved version onto its InferenceServices (a no-op when it is
     there already): infra.runtime.handlers.kserve_deployer."""
     store, topic, spec = platform["artifact_store"], platform["monitoring"].topic, scope.spec.serving
+    versions = model.component.versions
     deployer = jobs.cron("deployer", "kserve-deployer", "rate(15 minutes)", {
-        "MODEL_PACKAGE_GROUP": model.component.group.name, "KSERVE_NAMESPACE": SERVING_NAMESPACE,
+        **versions.settings, "KSERVE_NAMESPACE": SERVING_NAMESPACE,
         "ENDPOINT_NAME": serving.endpoint_name, "SERVING_MODE": spec.mode,
         "BOOTSTRAP_URI": serving.bootstrap_uri, "DECISIONS_BUCKET": store.artifacts.id,
         "DECISIONS_PREFIX": "experiments", "RAMP": json.dumps(spec.ab.challenger_ramp), "ALERT_TOPIC_ARN": topic.arn,
-    }, api_access=True)
-    model.component.group.grant_read(deployer.role)
+    }, api_access=True, wandb=versions.tracking_key)
+    versions.grant_read(deployer.role)
     store.artifacts.grant_read_write(deployer.role, f"experiments/{serving.endpoint_name}/")
     deployer.role.allow("alerts", [{"Effect": "Allow", "Action": "sns:Publish", "Resource": topic.arn}])
     serving.allow_deployments(deployer.account, JOBS_NAMESPACE)

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.aws.registry import ModelGroup
+from infra.components.aws.registry import ModelGroup, ModelRegistry
 from infra.components.aws.schedules import ModelSchedules
 from infra.components.aws.security import EncryptionKey
 from infra.components.aws.storage import ArtifactStore
@@ -52,11 +52,11 @@ class Model(Capability):
     capability = "model"
 
     def __init__(self, ctx: StackContext, model: ModelScope, *, key: EncryptionKey, store: ArtifactStore,
-                 opts: pulumi.ResourceOptions | None = None):
+                 registry: ModelRegistry, opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlopsgen:aws:Model", model.name, opts)
         self.model_name = model.name  # read by the tagging transformation: the `model` tag of every child
         self.scope = model
-        self.group = ModelGroup(ctx, model, self)
+        self.versions = registry.model_versions(ctx, model, self)
         self.schedules = ModelSchedules(ctx, model, self, key)
         self.card_name = model.base
         self.card = aws.sagemaker.ModelCard(
@@ -76,11 +76,21 @@ class Model(Capability):
                 server_side_encryption="aws:kms", kms_key_id=key.arn, opts=self.child(),
             )
 
+    @property
+    def group(self) -> ModelGroup:
+        """The model package group the SageMaker pipeline, endpoint and Lambda jobs work with."""
+        if not isinstance(self.versions, ModelGroup):
+            raise ValueError(f"model {self.scope.name}: its SageMaker jobs need registry kind "
+                             "sagemaker-model-registry")
+        return self.versions
+
     def finish(self, parts: Any) -> dict[str, Any]:
         """Register the model's outputs once its capabilities are built (`parts`: its ModelBuild)."""
         serving = parts["serving"]
         outputs = {
-            "modelPackageGroup": self.group.name,
+            self.versions.output_key: self.versions.name,
+            # What a pipeline's register step (infra.runtime.jobs.register) needs to find the model's registry.
+            "registry": self.versions.settings,
             "pipeline": parts["training"].pipeline_name,
             "servingMode": self.scope.spec.serving.mode,
             "endpoint": getattr(serving, "endpoint_name", None),

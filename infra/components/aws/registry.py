@@ -1,10 +1,12 @@
-"""Model registry: ECR repositories for the project's images and a SageMaker model package group."""
+"""Model registry: ECR repositories for the project's images, and where each model's versions live (a SageMaker
+model package group, or a W&B artifact collection for registry kind `wandb-artifacts`)."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -13,7 +15,7 @@ import pulumi_docker_build as docker_build
 from infra.components.aws.security import EncryptionKey
 from infra.components.base import Capability, Grantable, ModelScope, StackContext
 from infra.components.images import RUNTIME_DIR, context_tag
-from infra.profiles.model import SageMakerModelRegistry
+from infra.profiles.model import SageMakerModelRegistry, WandbArtifactsRegistry
 
 REPOSITORIES = ("training", "serving", "mlflow", "runtime")
 KEEP_IMAGES = 30
@@ -60,7 +62,7 @@ class ModelRegistry(Capability):
     capability = "registry"
 
     def __init__(
-        self, name: str, ctx: StackContext, args: SageMakerModelRegistry, key: EncryptionKey,
+        self, name: str, ctx: StackContext, args: SageMakerModelRegistry | WandbArtifactsRegistry, key: EncryptionKey,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("mlopsgen:aws:ModelRegistry", name, opts)
@@ -105,6 +107,10 @@ class ModelRegistry(Capability):
         )
         self.register_outputs({"repositories": {k: v.repository_url for k, v in self.repositories.items()}})
 
+    def model_versions(self, ctx: StackContext, model: ModelScope, parent: pulumi.Resource) -> ModelVersions:
+        """Where `model`'s versions live: its SageMaker model package group."""
+        return ModelGroup(ctx, model, parent)
+
     def image(self, repo: str, tag: str) -> pulumi.Output[str]:
         return pulumi.Output.concat(self.repositories[repo].repository_url, ":", tag)
 
@@ -121,12 +127,30 @@ class ModelRegistry(Capability):
 
 
 
+class ModelVersions(Protocol):
+    """A model's versions in the registry, as its jobs reach them: `settings` is the registry part of a job's
+    environment (infra.runtime.adapters.registry), `tracking_key` whether the job needs the W&B key and settings,
+    `grant_read` gives a job's role what reading versions takes in AWS."""
+
+    name: str
+    output_key: str
+    settings: dict[str, Any]
+    tracking_key: bool
+
+    def grant_read(self, role: Grantable) -> aws.iam.RolePolicy | None: ...
+
+
 class ModelGroup:
     """A model's package group: its versions, with approval status (part of the model's component)."""
+
+    output_key = "modelPackageGroup"
+    tracking_key = False
 
     def __init__(self, ctx: StackContext, model: ModelScope, parent: pulumi.Resource):
         self.ctx = ctx
         self.name = model.base
+        self.settings: dict[str, Any] = {"MODEL_REGISTRY": "sagemaker-model-registry",
+                                         "MODEL_PACKAGE_GROUP": self.name}
         self.group = aws.sagemaker.ModelPackageGroup(
             f"{model.name}-model-package-group",
             model_package_group_name=self.name,
@@ -157,3 +181,26 @@ class ModelGroup:
                        "sagemaker:DescribeModelPackageGroup"],
             "Resource": [self.arn, self.package_arns()],
         }])
+
+
+class WandbArtifactRegistry(ModelRegistry):
+    """Registry kind `wandb-artifacts`: the same image repositories and runtime image; versions in W&B."""
+
+    def model_versions(self, ctx: StackContext, model: ModelScope, parent: pulumi.Resource) -> ModelVersions:
+        return WandbCollection(model)
+
+
+class WandbCollection:
+    """A model's versions as W&B artifacts of type `model` in the collection `<stack prefix>-<model>` of the
+    tracking project (W&B creates it with the first version: nothing to provision). Jobs reach it with the W&B key
+    and settings of the tracking secret chain (ConfigMap and Secret `wandb`); AWS grants nothing."""
+
+    output_key = "registeredModel"
+    tracking_key = True
+
+    def __init__(self, model: ModelScope) -> None:
+        self.name = model.base
+        self.settings: dict[str, Any] = {"MODEL_REGISTRY": "wandb-artifacts", "REGISTERED_MODEL": self.name}
+
+    def grant_read(self, role: Grantable) -> None:
+        return None  # W&B authorises the API key, not an IAM role

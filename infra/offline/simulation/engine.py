@@ -23,23 +23,27 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from infra.components.aws.kubeflow import KFP_NAMESPACE
 from infra.components.base import name_prefix
 from infra.errors import UserError
 from infra.offline.sandbox import SandboxResult, SandboxSession, deploy
 from infra.offline.simulation.alarms import evaluate_alarms
 from infra.offline.simulation.cluster import CustomObjects, KfpApi
 from infra.offline.simulation.data import DEFAULT_SCHEMA, synthetic_batch, to_csv
+from infra.offline.simulation.wandb import WandbApi
 from infra.profiles.loader import StackSpec
 from infra.profiles.model import ModelSpec
 from infra.profiles.schedule import parse as parse_schedule
 from infra.runtime.abtest.experiment import load_experiment
 from infra.runtime.adapters.kserve import KServeGraphTraffic
 from infra.runtime.adapters.kubeflow import KubeflowPipelineTrigger
+from infra.runtime.adapters.registry import APPROVED, ModelRegistry, ModelVersion, get_model_registry
 from infra.runtime.adapters.retraining import RetrainingRequest
 from infra.runtime.deploy import DeployDependencies, DeploySettings
 from infra.runtime.handlers import ab_controller, batch_transform, deployer, drift_monitor, ingestion, kserve_deployer
 from infra.runtime.handlers.ingestion import DatasetSchema
 from infra.runtime.jobs import baseline as baseline_job
+from infra.runtime.jobs import register as register_job
 from infra.runtime.jobs import retrain
 
 NOTES = (
@@ -73,6 +77,11 @@ CLUSTER_NOTES = (
     "Kubeflow Pipelines is answered in memory at the KFP client's HTTP boundary (pipelines uploaded by name, runs "
     "created); each run completes like a SageMaker execution: the Baseline step is run and the version the "
     "pipeline registers is registered.",
+    "The model registry of such models is the profile's registry kind, reached through the runtime's registry "
+    "adapter exactly as the deployer job and the pipeline's register step reach it; for `wandb-artifacts` W&B is "
+    "answered in memory at the adapter's HTTP boundary (infra/offline/simulation/wandb.py: GraphQL and the "
+    "manifest upload), with the API key the External Secrets chain syncs from Secrets Manager (read from moto); a "
+    "reviewer's approval is the alias `approved`.",
 )
 
 
@@ -181,9 +190,36 @@ class Clock:
         return self.now
 
 
-def _functions(result: SandboxResult, models: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+def _env_from(graph: Any, namespace: str, sources: list[dict[str, Any]], secretsmanager: Any) -> dict[str, str]:
+    """A pod's `envFrom`, as the cluster would fill it: ConfigMaps as the program declares them, Secrets as the
+    External Secrets Operator syncs them (each key read from its Secrets Manager secret in moto). Sources the
+    program does not declare in `namespace` are skipped."""
+    env: dict[str, str] = {}
+    for source in sources:
+        if "configMapRef" in source:
+            name = source["configMapRef"]["name"]
+            env.update(next((r.inputs.get("data") or {} for r in graph.of_type(CONFIG_MAP)
+                             if _is(r, name, namespace)), {}))
+        elif "secretRef" in source:
+            name = source["secretRef"]["name"]
+            synced = next((r for r in graph.resources if r.type.endswith(":ExternalSecret")
+                           and _is(r, name, namespace)), None)
+            for item in synced.inputs["spec"]["data"] if synced is not None else []:
+                value = secretsmanager.get_secret_value(SecretId=item["remoteRef"]["key"])["SecretString"]
+                prop = item["remoteRef"].get("property")
+                env[item["secretKey"]] = str(json.loads(value)[prop]) if prop else value
+    return env
+
+
+def _is(record: Any, name: str, namespace: str) -> bool:
+    meta = record.inputs.get("metadata") or {}
+    return bool(meta.get("name") == name and meta.get("namespace") == namespace)
+
+
+def _functions(result: SandboxResult, models: list[str],
+               secretsmanager: Any) -> dict[str, dict[str, dict[str, str]]]:
     """Each model's deployed functions' (or CronJobs') environments, by model and job (`ingestion`,
-    `drift-monitor`, ...): the handlers run with exactly these settings."""
+    `drift-monitor`, ...): the handlers run with exactly these settings (a CronJob's `envFrom` resolved)."""
     functions: dict[str, dict[str, dict[str, str]]] = {}
     for f in result.graph.of_type("aws:lambda/function:Function"):
         env = dict(f.inputs["environment"]["variables"])
@@ -195,7 +231,9 @@ def _functions(result: SandboxResult, models: list[str]) -> dict[str, dict[str, 
         container = job.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
         model = next((m for m in models if name.startswith(f"{m}-")), None)
         if model:
-            env = {str(e["name"]): str(e["value"]) for e in container.get("env", []) if "value" in e}
+            env = _env_from(result.graph, str(job.inputs["metadata"]["namespace"]), container.get("envFrom", []),
+                            secretsmanager)
+            env.update({str(e["name"]): str(e["value"]) for e in container.get("env", []) if "value" in e})
             functions.setdefault(model, {})[name.removeprefix(f"{model}-")] = env
     return functions
 
@@ -223,6 +261,7 @@ class ModelRun:
     excluded: list[str]
     version: int = 0
     handled_executions: set[str] = field(default_factory=set)
+    registry: dict[str, str] = field(default_factory=dict)  # the pipeline's register step's environment
 
     @property
     def on_cluster(self) -> bool:
@@ -282,7 +321,7 @@ class Simulation:
             raise UserError.single(self.spec.profile_file, f"sandbox deploy failed: {first['reason']}",
                                    field=f"{first['type']} {first['name']}")
         self.timeline.sandbox = result
-        functions = _functions(result, list(self.timeline.models))
+        functions = _functions(result, list(self.timeline.models), self.session.client("secretsmanager"))
         c = self.session.client
         self.s3, self.sagemaker, self.cloudwatch, self.sns = c("s3"), c("sagemaker"), c("cloudwatch"), c("sns")
         for name in self.timeline.models:
@@ -319,6 +358,16 @@ class Simulation:
         self.event(0, "deploy", f"{len(result.emulated)} resources created in emulated AWS, "
                                 f"{len(result.recorded)} recorded, not emulated; models: "
                                 + ", ".join(f"{m} ({mode})" for m, mode in self.timeline.models.items()))
+        if any(run.on_cluster for run in self.runs):
+            # A pipeline step runs in the kubeflow namespace, with the W&B settings and key synced there.
+            step_env = _env_from(result.graph, KFP_NAMESPACE, [{"configMapRef": {"name": "wandb"}},
+                                                               {"secretRef": {"name": "wandb"}}],
+                                 self.session.client("secretsmanager"))
+            image = f"{self.session.account_id}.dkr.ecr.{self.session.region}.amazonaws.com/{self.serving_image}"
+            for run in (run for run in self.runs if run.on_cluster):
+                run.registry = {**result.graph.outputs["models"][run.name]["registry"], **step_env,
+                                "SERVING_IMAGE": image}
+            self.wandb = WandbApi(step_env.get("WANDB_API_KEY", ""))
 
     def event(self, day: int, kind: str, detail: str, model: str | None = None) -> None:
         self.timeline.events.append(Event(day, self.clock.now, kind, detail, model))
@@ -468,27 +517,32 @@ class Simulation:
             baseline = self.run_baseline_step(run, today, execution_id, version)
         auc = round(0.78 + 0.01 * float(self.rng.random()), 4)
         properties = {"baseline": f"s3://{self.artifact_bucket}/{baseline}", "metric:validation_auc": str(auc)}
+        lifts = self.scenario.challenger_lifts
+        lift = 0.0 if version == 1 or run.mode != "ab" else (lifts[version - 2] if version - 2 < len(lifts) else 0.0)
+        detail = f"model version {version}" + (f" (true conversion lift {lift:+.0%})" if run.mode == "ab" else
+                                               f" (validation AUC {auc})")
+        uri = f"s3://{self.artifact_bucket}/models/{run.name}/v{version}/model.tar.gz"
+        if run.on_cluster:  # the pipeline's register step, into the profile's registry
+            registry = get_model_registry(run.registry, sagemaker=self.sagemaker, wandb=self.wandb)
+            registered = register_job.handler({}, None, registry=registry, env={
+                **run.registry, "MODEL_URI": uri, "METADATA": json.dumps(properties),
+                "DESCRIPTION": f"trained by {execution_id} on {today.isoformat()}"})
+            self.event(day, "registered", f"{detail}: {registered.label} in {registry!r}", run.name)
+            self.deploy_on_kserve(run, day, version, registry, registered, lift)
+            return
         package = self.sagemaker.create_model_package(
             ModelPackageGroupName=run.group,
             ModelPackageDescription=f"trained by {execution_id} on {today.isoformat()}",
             InferenceSpecification={
                 "Containers": [{"Image": f"{self.session.account_id}.dkr.ecr.{self.session.region}.amazonaws.com/"
                                          f"{self.serving_image}:v{version}",
-                                "ModelDataUrl": f"s3://{self.artifact_bucket}/models/{run.name}/v{version}/"
-                                                "model.tar.gz"}],
+                                "ModelDataUrl": uri}],
                 "SupportedContentTypes": ["application/json"], "SupportedResponseMIMETypes": ["application/json"],
             },
             ModelApprovalStatus="PendingManualApproval",
             CustomerMetadataProperties=properties,
         )["ModelPackageArn"]
-        lifts = self.scenario.challenger_lifts
-        lift = 0.0 if version == 1 or run.mode != "ab" else (lifts[version - 2] if version - 2 < len(lifts) else 0.0)
-        detail = f"model version {version}" + (f" (true conversion lift {lift:+.0%})" if run.mode == "ab" else
-                                               f" (validation AUC {auc})")
         self.event(day, "registered", detail, run.name)
-        if run.on_cluster:
-            self.deploy_on_kserve(run, day, version, package, properties, lift)
-            return
         settings = run.deploy_settings
         if settings is None:  # serving mode `none`: nothing to deploy; the reviewer still approves
             self.approve(package, properties)
@@ -525,22 +579,23 @@ class Simulation:
         else:
             self.event(day, "deployer", f"version {version}: {status}", run.name)
 
-    def deploy_on_kserve(self, run: ModelRun, day: int, version: int, package: str, properties: dict[str, str],
-                         lift: float) -> None:
-        """The reviewer approves (unless the model's experiment still runs), then the deployer job runs."""
+    def deploy_on_kserve(self, run: ModelRun, day: int, version: int, registry: ModelRegistry,
+                         registered: ModelVersion, lift: float) -> None:
+        """The reviewer approves in the registry (unless the model's experiment still runs), then the deployer
+        job runs, finding the version through its own registry settings."""
         if "deployer" not in run.env:  # serving mode `none`
-            self.approve(package, properties)
+            registry.mark(registered, APPROVED)
             self.event(day, "approved", f"version {version} (serving mode none: not deployed)", run.name)
             return
         settings = kserve_deployer.KServeDeploySettings.from_env(run.env["deployer"])
         experiment = load_experiment(self.s3, *run.experiment_place)
         if experiment is not None and not experiment.concluded:
-            self.event(day, "held", f"version {version} stays PendingManualApproval: experiment "
+            self.event(day, "held", f"version {version} stays unapproved: experiment "
                                     f"{experiment.experiment_id} is still running", run.name)
             return
-        self.approve(package, properties)
+        registry.mark(registered, APPROVED)
         deps = kserve_deployer.Dependencies(sagemaker=self.sagemaker, s3=self.s3, sns=self.sns, clock=self.clock,
-                                            api=self.kube)
+                                            api=self.kube, wandb=self.wandb)
         result = kserve_deployer.run(settings, deps)
         label = result.get("model_name", f"{run.group}-v{version}")
         self.timeline.lifts[label] = lift
@@ -650,6 +705,7 @@ class Simulation:
 
 
 CRON_JOB = "kubernetes:batch/v1:CronJob"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 # Jobs in the order they run when they fire at the same minute.
 JOBS = ("ingestion", "retraining", "drift", "batch", "traffic", "guardrail")
 

@@ -8,6 +8,7 @@ and retries it within the Job's backoff limit.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
@@ -20,6 +21,7 @@ HANDLERS = {
     "ingestion": "infra.runtime.handlers.ingestion",
     "retrain": "infra.runtime.jobs.retrain",
     "kserve-deployer": "infra.runtime.handlers.kserve_deployer",
+    "register-model": "infra.runtime.jobs.register",
 }
 
 
@@ -36,8 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         logging.getLogger("infra.runtime.jobs.run").exception("%s failed", args[0])
         return 1
-    print(json.dumps(result, default=str))
+    print(json.dumps(result, default=_jsonable))
     return 0
+
+
+def _jsonable(value: object) -> object:
+    """Dataclass results (a registered ModelVersion) as objects; anything else unknown as its string."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
 
 
 if __name__ == "__main__":
