@@ -600,3 +600,4 @@ def test_the_cloud_run_entry_point_runs_the_named_task(monkeypatch: pytest.Monke
     cloudrun.main(["retraining"])
     assert requests[0].idempotency_key == requests[1].idempotency_key != requests[2].idempotency_key
     assert requests[0].idempotency_key == RetrainingRequest.key_for("churn", "scheduled", "2026-11-26")
+    assert requests[0].trigger == "schedule"  # the pipeline job is labelled trigger=schedule, not drift

@@ -291,7 +291,7 @@ class VertexPipelineTrigger:
         job_id = self.job_id(request)
         label = _JOB_ID_BAD.sub("-", request.model_name.lower()).strip("-")[:63]
         job = aiplatform_v1.PipelineJob(
-            display_name=f"drift-{request.model_name}"[:128],
+            display_name=f"{request.trigger}-{request.model_name}"[:128],
             template_uri=self.template_uri,
             runtime_config=aiplatform_v1.PipelineJob.RuntimeConfig(
                 gcs_output_directory=self.pipeline_root,
@@ -299,7 +299,7 @@ class VertexPipelineTrigger:
                                   "report_uri": request.report_uri, **self.parameters},
             ),
             service_account=self.service_account,
-            labels={"model": label, "trigger": "drift"},
+            labels={"model": label, "trigger": _JOB_ID_BAD.sub("-", request.trigger.lower())[:63]},
         )
         if self.kms_key_name:
             job.encryption_spec = aiplatform_v1.EncryptionSpec(kms_key_name=self.kms_key_name)

@@ -31,6 +31,7 @@ class RetrainingRequest:
     idempotency_key: str
     report_uri: str = ""
     drifted_features: tuple[str, ...] = field(default_factory=tuple)
+    trigger: str = "drift"  # what asked: `drift`, `schedule` (labels and names the run where the service allows)
 
     @staticmethod
     def key_for(*parts: str) -> str:

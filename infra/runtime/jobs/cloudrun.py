@@ -31,7 +31,7 @@ def scheduled_request(model: str, now: datetime) -> RetrainingRequest:
     execution (Cloud Run retries a failed task; Cloud Scheduler retries a failed start) starts no second run."""
     day = now.date().isoformat()
     return RetrainingRequest(model_name=model, reason=f"Scheduled retraining ({day}).",
-                             idempotency_key=RetrainingRequest.key_for(model, "scheduled", day))
+                             idempotency_key=RetrainingRequest.key_for(model, "scheduled", day), trigger="schedule")
 
 
 def scheduled_retraining(event: Mapping[str, Any] | None, context: Any) -> dict[str, str]:
