@@ -355,9 +355,9 @@ class VertexPipelineTraining(Strict):
     cloud: ClassVar[str] = "gcp"
     kind: Literal["vertex-pipeline"] = "vertex-pipeline"
     machine_type: str = Field("n1-standard-4", description="Compute Engine machine type of the training step")
-    max_runtime_hours: int = Field(4, ge=1, le=168)
     approval: Literal["manual", "automatic"] = Field(
-        "manual", description="Whether a trained version gets the `challenger` alias automatically or by review"
+        "manual", description="Whether a trained version gets the alias `approved` (which the deployer puts live) "
+        "from the pipeline or from a reviewer"
     )
     schedule: Schedule = Field("cron(0 3 ? * SUN *)", description="Scheduled retraining (default: weekly); "
                                "Cloud Scheduler runs it, so it must translate to unix cron")
