@@ -24,8 +24,9 @@ class ImageRegistry(Capability):
     buildx).
 
     Model versions live in the Vertex AI Model Registry, one model per stack model (`ModelScope.base`);
-    pulumi-gcp has no resource for an uploaded model, so versions and their `champion` / `challenger` aliases are
-    managed at run time (infra.runtime.adapters.gcp.VertexModelRegistry). An empty project deploys with no model.
+    pulumi-gcp has no resource for an uploaded model, so versions and their `approved` / `champion` / `challenger`
+    aliases are managed at run time (infra.runtime.adapters.gcp.VertexModelRegistry). An empty project deploys with
+    no model.
     """
 
     capability = "registry"

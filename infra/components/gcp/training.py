@@ -34,7 +34,7 @@ def pipeline_spec(*, name: str, training_image: Any, runtime_image: Any, data_ur
     """The retraining pipeline as KFP pipeline IR (schemaVersion 2.1.0), the format Vertex AI Pipelines runs.
 
     Two tasks: `train` (the team's training image: trains on `training_data` and uploads a version of
-    `model_name` to the Vertex AI Model Registry, with the `challenger` alias when `approval` is automatic)
+    `model_name` to the Vertex AI Model Registry, with the alias `approved` when `approval` is automatic)
     and `baseline` (the runtime image's infra.runtime.jobs.baseline: the drift baseline of that data, versioned
     by the pipeline run and copied to `current`). Vertex mounts Cloud Storage at /gcs/ (Cloud Storage FUSE).
     Root parameters are the ones the retraining triggers send (model_name, reason, report_uri).
