@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -88,10 +89,18 @@ def test_scenario_models_beyond_the_profiles_are_priced_as_copies(graphs: dict[s
     groups = est.by_group
     assert set(groups) == {SHARED, *(m.name for m in STARTUP.models)}
     assert any("priced as a copy" in note for note in est.notes)
-    # The recommender's endpoint: a champion (2 x ml.m5.large) and a challenger (1); credit-scoring's one variant
-    # runs 2, and the three models the profile does not declare are priced as copies of it: 11 x 730 h x $0.115.
+    # Instances for the peak: requests x peak_to_average / (730 h x 3600 s) over 200/60 a second per instance (the
+    # profile's target), within [min, max]. The recommender's champion (all traffic, min 2): 3M x 3 -> 3.42/s ->
+    # 2; its challenger (weight 0) keeps its 1. credit-scoring's variant (min 2, max 4) and its copies: 0.3M x 3
+    # -> 2; fraud-detection 8M x 4 -> 12.18/s -> 4 (its max); churn and demand-forecast -> 2.
+    def instances(requests: float, peak: float, low: int, high: int) -> int:
+        return min(max(math.ceil(D(requests) * D(peak) / (730 * 3600) / (D(200) / 60)), low), high)
+
+    expected = (instances(3e6, 3, 2, 6) + 1 + instances(3e5, 3, 2, 4) + instances(8e6, 4, 2, 4)
+                + instances(2e5, 3, 2, 4) + instances(5e4, 3, 2, 4))
+    assert expected == 2 + 1 + 2 + 4 + 2 + 2
     serving = sum((x.monthly for x in est.lines if x.resource.endswith("-serving-config")), D(0))
-    assert serving == (3 + 4 * 2) * 730 * D("0.115")
+    assert serving == expected * 730 * D("0.115")
 
 
 def test_traffic_beyond_max_capacity_is_a_limit_and_scales_instances(graphs: dict[str, ResourceGraph]) -> None:
@@ -99,9 +108,11 @@ def test_traffic_beyond_max_capacity_is_a_limit_and_scales_instances(graphs: dic
         "inference": STARTUP.models[0].inference.model_copy(update={"requests_per_month": 50_000_000})})]})
     est = price_stack(graphs["prod"], busy, CATALOG).estimate
     champion = next(x for x in est.lines if x.component.startswith("champion"))
-    # 50M / (730 x 60) = 1141.6 a minute over 200 per instance = 6 instances (max 6); the 3x peak needs 18.
+    # 50M x 3 (peak) / (730 x 60) = 3424.7 a minute over 200 per instance: 18 needed, priced at the max, 6; the
+    # cost line and the limit name the same 18.
     assert champion.quantity == 6 * 730
-    assert any("above its max capacity 6" in limit for limit in est.limits)
+    assert "= 18 needed, within 2-6" in champion.component
+    assert any("needs 18 instances" in limit and "above its max capacity 6" in limit for limit in est.limits)
 
 
 @pytest.mark.parametrize(("expression", "runs"), [

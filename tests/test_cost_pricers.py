@@ -3,6 +3,7 @@ profiles' resource kinds)."""
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal as D
 from typing import Any
 
@@ -179,3 +180,47 @@ def test_a_models_prediction_log_holds_its_own_requests() -> None:
     gb_months = {x.group: x.quantity for x in est.lines if x.unit == "GB-month"}
     # a: 2 GiB a month, b: 4 GiB a month, each kept 90 days = 90 x 12 / 365 months
     assert gb_months == {"a": 2 * D(90) * 12 / 365, "b": 4 * D(90) * 12 / 365}
+
+
+def _traffic(requests: float) -> Scenario:
+    return Scenario(name="t", models=[ModelUsage(name="recommender", inference={  # type: ignore[arg-type]
+        "requests_per_month": requests, "traffic": {"peak_to_average": 3}})])
+
+
+def _peak_replicas(requests: float) -> int:
+    """Independently: peak requests a second over 200 a minute per replica, rounded up."""
+    return math.ceil(requests * 3 / (730 * 3600) / (200 / 60))
+
+
+def test_vertex_and_kserve_serving_scale_with_traffic_like_sagemaker() -> None:
+    """Every profile sizes real-time replicas for the peak: 3e7 requests -> 34.2/s -> 11 replicas (within the
+    graph's range; Vertex's pool stops at 6, a limit); 1e9 -> 343 needed, priced at the max and reported as a
+    limit with the same 343."""
+    kserve = _cluster(
+        _record("kubernetes:serving.kserve.io/v1beta1:InferenceService", "recommender-champion", "recommender",
+                metadata={"name": "recommender-champion"},
+                spec={"predictor": {"minReplicas": 2, "maxReplicas": 20, "model": _pod("500m", "1Gi")}}),
+        _record("kubernetes:serving.kserve.io/v1beta1:InferenceService", "recommender-challenger", "recommender",
+                metadata={"name": "recommender-challenger"},
+                spec={"predictor": {"minReplicas": 1, "maxReplicas": 20, "model": _pod("500m", "1Gi")}}),
+        _record("kubernetes:serving.kserve.io/v1alpha1:InferenceGraph", "recommender-graph", "recommender",
+                spec={"nodes": {"root": {"steps": [
+                    {"serviceName": "recommender-champion", "weight": 100},
+                    {"serviceName": "recommender-challenger", "weight": 0}]}}, **_pod("100m", "128Mi")}),
+    )
+    assert _peak_replicas(3e7) == 11 and _peak_replicas(1e9) == 343
+    for requests, vertex_nodes, champion_pods, capped_needs in (
+            (1e4, 2, 2, []), (3e7, 6, 11, ["needs 11 replicas"]),
+            (1e9, 6, 20, ["needs 343 replicas", "needs 343 pods"])):
+        est = price_stack(_graph(), _traffic(requests), CATALOG, "us-central1").estimate
+        pool = next(x for x in est.lines if x.resource == "recommender-pool")
+        assert pool.quantity == vertex_nodes * 730
+        est_k = price_stack(kserve, _traffic(requests), CATALOG, "us-east-1").estimate
+        pods = {x.resource: x.quantity for x in est_k.lines}
+        assert pods["recommender-champion"] == champion_pods * D("0.25") * 730  # 0.25 of an m5.large a pod
+        assert pods["recommender-challenger"] == 1 * D("0.25") * 730  # weight 0: its minimum
+        capped = [t for t in est.limits + est_k.limits if "above its max capacity" in t]
+        assert [t[t.index("needs"):][:len(n)] for t, n in zip(capped, capped_needs, strict=False)] == capped_needs
+        assert len(capped) == len(capped_needs)
+        # the cost line names the same count the limit does
+        assert f"= {_peak_replicas(requests)} needed, within 2-6" in pool.component

@@ -427,8 +427,8 @@ def _compare(synthesized: Synthesized, scenario: Scenario, catalog: Catalog, pro
 def _limits(cost: StackCost, ceiling: float | None) -> list[str]:
     limits = list(cost.estimate.limits)
     if ceiling is not None:
-        limits.append(f"traffic sweep: from about {ceiling:,.0f} requests a month the peak needs more instances than "
-                      "an endpoint's max capacity (raise max_capacity or expect throttling)")
+        limits.append(f"traffic sweep: from about {ceiling:,.0f} requests a month the peak needs more replicas than "
+                      "a serving deployment's max capacity (raise its max replicas or expect throttling)")
     if cost.complexity.kubernetes:
         limits.append("needs a Kubernetes cluster the team runs (upgrades, node groups, add-ons)")
     region = {r.inputs.get("region") for r in cost.estimate.records if r.inputs.get("region")}

@@ -17,6 +17,7 @@ says so. That is what lets a comparison synthesize each graph once and price it 
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -320,6 +321,49 @@ class PriceContext:
     def limit(self, text: str) -> None:
         if text not in self.estimate.limits:
             self.estimate.limits.append(text)
+
+
+class Replicas(NamedTuple):
+    """Serving replicas a model's traffic needs (`serving_replicas`)."""
+
+    priced: int  # `needed` kept within [low, high]
+    needed: int
+    peak_rps: Decimal
+    capacity_rps: Decimal
+    low: int
+    high: int
+
+    def describe(self, unit: str) -> str:
+        return (f"{self.priced} {unit}: peak {_num(self.peak_rps)} requests/s / {_num(self.capacity_rps)} per "
+                f"{unit.rstrip('s')} = {self.needed} needed, within {self.low}-{self.high}")
+
+
+def _num(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01')).normalize():f}"
+
+
+def serving_replicas(ctx: PriceContext, p: Placed, name: str, low: int, high: int, share: Decimal = Decimal(1),
+                     capacity_rpm: Decimal | None = None, unit: str = "replicas") -> Replicas:
+    """Replicas (instances, nodes, pods) one real-time deployment of `p`'s model runs, the same for every profile:
+    peak requests a second (requests a month / seconds a month x the traffic's peak_to_average x this
+    deployment's traffic `share`) over what one replica serves, rounded up and kept within the graph's
+    [low, high] replicas; a peak above `high` is a limit ("... above its max capacity"). A replica serves
+    `capacity_rpm` requests a minute when the graph states its autoscaling target (SageMaker's invocations per
+    instance), else the scenario model's `inference.replica_requests_per_minute`. Sized for the peak all month:
+    an autoscaler follows the traffic down, so this is the ceiling of the serving bill."""
+    assert p.usage is not None
+    inference = p.usage.inference
+    capacity = capacity_rpm if capacity_rpm is not None else dec(inference.replica_requests_per_minute)
+    peak_rps = dec(inference.requests_per_month) * share * dec(inference.traffic.peak_to_average) / (ctx.hours * 3600)
+    capacity_rps = capacity / 60
+    needed = math.ceil(peak_rps / capacity_rps) if capacity_rps.is_finite() and capacity_rps > 0 else 0
+    count = min(max(needed, low), high)
+    if needed > high:
+        monthly = Decimal(high) * capacity_rps * ctx.hours * 3600 / (share * dec(inference.traffic.peak_to_average))
+        ctx.limit(f"{p.group}: peak traffic needs {needed} {unit} on '{name}' ({_num(peak_rps)} requests/s / "
+                  f"{_num(capacity_rps)} per {unit.rstrip('s')}), above its max capacity {high} (the ceiling bites at "
+                  f"{monthly:.3g} requests/month)")
+    return Replicas(count, needed, peak_rps, capacity_rps, low, high)
 
 
 Pricer = Callable[[PriceContext, Placed], None]

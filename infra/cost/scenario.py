@@ -54,6 +54,11 @@ class Inference(Strict):
     payload_kb: float = Field(4, ge=0, description="Request plus response size, KB")
     latency_ms: float = Field(100, gt=0, description="Model compute time per request, ms (serverless billing)")
     traffic: Traffic = Field(default_factory=Traffic)
+    replica_requests_per_minute: float = Field(
+        200, gt=0, description="Requests a minute one serving replica (instance, node, pod) handles at its "
+        "autoscaling target; sizes real-time replicas for every profile, unless the graph states its own target "
+        "(SageMaker's invocations per instance). Default: the SageMaker profile's invocations_per_instance",
+    )
     instance_type: InstanceChoice = Field(default_factory=InstanceChoice)
 
 

@@ -7,12 +7,11 @@ for usage, from the scenario. Sizing rules are stated where they are made so a r
 from __future__ import annotations
 
 import json
-import math
 import re
 from decimal import Decimal
 from typing import Any
 
-from infra.cost.estimate import Placed, PriceContext, dec, free, pricer, runs_per_month
+from infra.cost.estimate import Placed, PriceContext, dec, free, pricer, runs_per_month, serving_replicas
 
 GB_PER_KB = Decimal(1) / Decimal(1024 * 1024)  # AWS bills data in GiB
 
@@ -256,9 +255,9 @@ def sagemaker_pipeline(ctx: PriceContext, p: Placed) -> None:
 
 @pricer("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
 def endpoint_configuration(ctx: PriceContext, p: Placed) -> None:
-    """Real-time variants: instances = the model's average requests a minute x the variant's traffic share over
-    the autoscaling target (invocations per instance a minute), rounded up and kept within the variant's
-    [min, max] capacity, billed every hour. A peak (average x peak_to_average) above max capacity is a limit.
+    """Real-time variants: instances for the model's peak traffic x the variant's traffic share over the
+    autoscaling target (invocations per instance a minute), within the variant's [min, max] capacity, billed
+    every hour (`serving_replicas`).
     Serverless variants: requests x latency x memory (GB-seconds) plus data processed."""
     if p.usage is None:
         ctx.unpriced("instances", "an endpoint outside any model has no traffic in the scenario")
@@ -266,8 +265,6 @@ def endpoint_configuration(ctx: PriceContext, p: Placed) -> None:
     inference = p.usage.inference
     variants = p.record.inputs.get("productionVariants") or []
     total_weight = sum(dec(v.get("initialVariantWeight", 1)) for v in variants) or Decimal(1)
-    avg_rpm = dec(inference.requests_per_month) / (ctx.hours * 60)
-    peak_rpm = avg_rpm * dec(inference.traffic.peak_to_average)
     endpoint = _endpoint_name(ctx, p)
     if inference.mode == "batch":
         ctx.estimate.notes.append(f"{p.group}: the scenario says batch, the profile serves it on a real-time "
@@ -287,23 +284,12 @@ def endpoint_configuration(ctx: PriceContext, p: Placed) -> None:
             continue
         itype = _instance_type(str(v.get("instanceType")), inference.instance_type.aws)
         low, high, target = _scaling(ctx, endpoint, name, int(v.get("initialInstanceCount", 1)))
-        needed = math.ceil(avg_rpm * share / target) if share else 0
-        count = min(max(needed, low), high)
-        peak = math.ceil(peak_rpm * share / target) if share else 0
-        if peak > high:
-            ctx.limit(f"{p.group}: peak traffic needs {peak} {itype} instances on '{name}', above its max capacity "
-                      f"{high} (autoscaling ceiling bites at {_ceiling(high, target, share, inference, ctx)} "
-                      "requests/month)")
+        replicas = serving_replicas(ctx, p, name, low, high, share, target if target.is_finite() else None,
+                                    "instances")
         if low > 0:
             ctx.limit(f"SageMaker real-time endpoints do not scale to zero: '{name}' keeps {low} instance(s)")
-        ctx.add(f"{name} variant {itype} ({count} instances: min {low}, max {high}, needed {needed})", "hourly",
-                ctx.hours * count, "instance-hour", f"aws.sagemaker.hosting.{itype}")
-
-
-def _ceiling(high: int, target: Decimal, share: Decimal, inference: Any, ctx: PriceContext) -> str:
-    """Requests a month at which the peak needs more than `high` instances."""
-    monthly = Decimal(high) * target * ctx.hours * 60 / (share * dec(inference.traffic.peak_to_average))
-    return f"{monthly:.3g}"
+        ctx.add(f"{name} variant {itype} ({replicas.describe('instances')})", "hourly",
+                ctx.hours * replicas.priced, "instance-hour", f"aws.sagemaker.hosting.{itype}")
 
 
 def _endpoint_name(ctx: PriceContext, p: Placed) -> str | None:
@@ -427,15 +413,33 @@ def _pod_share(ctx: PriceContext, p: Placed, pods: Decimal, cpu: Decimal, gib: D
 
 @pricer("kubernetes:serving.kserve.io/v1beta1:InferenceService")
 def inference_service(ctx: PriceContext, p: Placed) -> None:
-    """KServe predictor: minReplicas pods (KServe's default 1) at the model container's requests, all month:
-    the autoscaler keeps the minimum, so the traffic the scenario gives does not lower it."""
-    predictor = (p.record.inputs.get("spec") or {}).get("predictor") or {}
+    """KServe predictor: pods for its share of the model's peak traffic (the weight its InferenceGraph gives it;
+    all of it without one), within its [minReplicas, maxReplicas] (KServe's defaults 1, 1), at the model
+    container's requests, all month (`serving_replicas`)."""
+    spec = p.record.inputs.get("spec") or {}
+    predictor = spec.get("predictor") or {}
     container = predictor.get("model") or (predictor.get("containers") or [{}])[0]
     cpu, gib = _requests(container)
-    replicas = dec(predictor.get("minReplicas", 1))
-    _pod_share(ctx, p, replicas, cpu, gib, ctx.hours, "predictor pods (min replicas)", "serving")
-    ctx.limit("KServe predictors are priced at their minimum replicas: the graph gives no autoscaling target, so "
-              "pods added for traffic above what they serve are not priced")
+    low = int(predictor.get("minReplicas", 1))
+    high = max(int(predictor.get("maxReplicas", low) or low), low)
+    name = str((p.record.inputs.get("metadata") or {}).get("name") or p.record.name)
+    if p.usage is None:
+        replicas, what = Decimal(low), "predictor pods (min replicas: no traffic outside a model)"
+    else:
+        r = serving_replicas(ctx, p, name, low, high, _graph_share(ctx, p, name), unit="pods")
+        replicas, what = Decimal(r.priced), f"predictor pods ({r.describe('pods')})"
+    _pod_share(ctx, p, replicas, cpu, gib, ctx.hours, what, "serving")
+
+
+def _graph_share(ctx: PriceContext, p: Placed, service: str) -> Decimal:
+    """The traffic weight the model's InferenceGraph routes to `service` (1 when no graph names it)."""
+    for g in ctx.related("kubernetes:serving.kserve.io/v1alpha1:InferenceGraph", p):
+        steps = (((g.record.inputs.get("spec") or {}).get("nodes") or {}).get("root") or {}).get("steps") or []
+        total = sum(dec(s.get("weight", 0)) for s in steps)
+        for step in steps:
+            if step.get("serviceName") == service and total > 0:
+                return dec(step.get("weight", 0)) / total
+    return Decimal(1)
 
 
 @pricer("kubernetes:serving.kserve.io/v1alpha1:InferenceGraph")

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from infra.cost.estimate import Placed, PriceContext, dec, free, pricer, runs_per_month
+from infra.cost.estimate import Placed, PriceContext, dec, free, pricer, runs_per_month, serving_replicas
 
 GB_PER_KB = Decimal(1) / Decimal(1024 * 1024)
 _MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Mi|Gi|M|G)$")
@@ -46,15 +46,21 @@ def _gib(memory: str) -> Decimal:
 
 @pricer("gcp:vertex/aiDeploymentResourcePool:AiDeploymentResourcePool")
 def resource_pool(ctx: PriceContext, p: Placed) -> None:
-    """Replicas at the pool's minimum, every hour: Vertex autoscales on CPU utilisation, which the scenario does
-    not give, and online prediction does not scale to zero."""
+    """Nodes for the model's peak traffic within the pool's [minReplicaCount, maxReplicaCount], every hour
+    (`serving_replicas`): Vertex autoscales on CPU utilisation, so a node's capacity is the scenario's
+    requests a replica. Online prediction does not scale to zero."""
     resources = p.record.inputs.get("dedicatedResources") or {}
     machine = (resources.get("machineSpec") or {}).get("machineType", "?")
     low = int(resources.get("minReplicaCount", 1))
-    high = int(resources.get("maxReplicaCount", low))
+    high = max(int(resources.get("maxReplicaCount", low)), low)
     ctx.limit(f"Vertex AI online prediction does not scale to zero: '{p.record.name}' keeps {low} replica(s)")
-    ctx.add(f"prediction nodes {machine} ({low} replicas: the minimum of {low}-{high})", "hourly",
-            ctx.hours * low, "node-hour", f"gcp.vertex.prediction.{machine}")
+    if p.usage is None:
+        count, how = low, f"{low} replicas: the minimum of {low}-{high}, no traffic outside a model"
+    else:
+        replicas = serving_replicas(ctx, p, p.record.name, low, high)
+        count, how = replicas.priced, replicas.describe("replicas")
+    ctx.add(f"prediction nodes {machine} ({how})", "hourly", ctx.hours * count, "node-hour",
+            f"gcp.vertex.prediction.{machine}")
 
 
 @pricer("gcp:storage/bucket:Bucket")
