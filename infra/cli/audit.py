@@ -35,12 +35,15 @@ def audit(
     else:
         title = (f"{spec.profile_name} / {spec.environment}: {len(report.violations)} violation(s) of "
                  f"{len(report.controls)} controls ({report.enforcement.value})")
-        table = Table(title=title)
-        for column in ("control", "refs", "resource", "violation", "loosened default"):
-            table.add_column(column, overflow="fold")
-        for v in report.violations:
-            table.add_row(v.control, ", ".join(v.refs), v.resource, v.message, v.loosened or "")
-        console.print(table)
+        if not report.violations:
+            console.print(f"{title}: every control passes", highlight=False)
+        else:
+            table = Table(title=title)
+            for column in ("control", "refs", "resource", "violation", "loosened default"):
+                table.add_column(column, overflow="fold")
+            for v in report.violations:
+                table.add_row(v.control, ", ".join(v.refs), v.resource, v.message, v.loosened or "")
+            console.print(table)
         unexplained = [v for v in report.violations if not v.loosened]
         if report.violations and not unexplained:
             err_console.print("every violation comes from a loosened default the profile states", highlight=False)
