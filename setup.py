@@ -1,9 +1,12 @@
 """Package layout the pyproject.toml table cannot express: the top-level templates/ directory (Jinja2 templates
 of `mlopsgen new`) ships inside the package as ``infra.templates``, so the wheel carries it as package data."""
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
-    packages=[*find_packages(include=["infra", "infra.*"]), "infra.templates"],
+    # Namespace discovery also lists the data-only directories (builtin profiles, schemas, scenarios), which
+    # setuptools otherwise warns about as package data outside any package.
+    packages=[*find_namespace_packages(include=["infra", "infra.*"], exclude=["*.__pycache__"]),
+              "infra.templates", "infra.templates.compare", "infra.templates.project"],
     package_dir={"infra.templates": "templates"},
 )

@@ -144,7 +144,10 @@ def create(target: Path, profile: str, *, name: str | None = None, region: str |
     project = plan(profile, name or target.resolve().name, region)
     rendered = render(project)
     parent = target.resolve().parent
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+    except OSError as exc:
+        raise UserError.single(str(target), f"cannot create a directory in {parent}: {exc.strerror or exc}") from None
     umask = os.umask(0)
     os.umask(umask)
     staging.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the project private to its creator

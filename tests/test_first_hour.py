@@ -336,3 +336,21 @@ def test_readme_tells_the_truth_about_nat(graphs: dict) -> None:
     nat = {env: len(g.of_type("aws:ec2/natGateway:NatGateway")) for env, g in graphs.items()}
     assert nat == {"dev": 0, "staging": 1, "prod": 3}
     assert "one NAT gateway by default" in readme
+
+
+# Root may write anywhere by permission bits, yet nothing can be created under /proc: the check must try.
+UNCREATABLE = Path("/proc/mlopsgen-nowhere")
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("args", [
+    ("schema", "-o", str(UNCREATABLE / "profile.schema.json")),
+    ("new", str(UNCREATABLE), "--profile", "mlflow-sagemaker"),
+    ("compare", "--scenario", "startup", "-o", str(UNCREATABLE)),
+    ("simulate", "--stack", "dev", "--days", "1", "--chart", str(UNCREATABLE / "chart.png")),
+], ids=["schema", "new", "compare", "simulate"])
+def test_an_output_that_cannot_be_created_is_a_clear_error_before_any_work(args: tuple[str, ...]) -> None:
+    code, out = run(*args)
+    assert code == 2, out
+    (message,) = errors(out)
+    assert message.startswith(str(UNCREATABLE)) and "cannot create" in message

@@ -184,7 +184,7 @@ def _fargate_allows(cpu: int, memory: int) -> bool:
     return memory % 1024 == 0 and low <= memory // 1024 <= high
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
 @given(cpu=st.sampled_from([256, 512, 1024, 2048, 4096]),
        memory=st.one_of(st.integers(512, 30720), st.integers(1, 30).map(lambda g: g * 1024)))
 def test_fargate_sizes_are_accepted_exactly_as_aws_lists_them(tmp_path_factory: pytest.TempPathFactory,
@@ -200,7 +200,7 @@ def test_fargate_sizes_are_accepted_exactly_as_aws_lists_them(tmp_path_factory: 
         assert "profile.yaml:5:" in result.output and "tracking.memory_mib" in result.output
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
 @given(region=st.from_regex(r"\A[a-z]{2}-(east|west|north|south|central)-\d{1,2}\Z"))
 def test_a_region_is_accepted_only_where_botocore_lists_sagemaker(region: str) -> None:
     session = botocore.session.get_session()
@@ -223,3 +223,13 @@ def test_a_cron_on_days_its_months_lack_never_fires_and_is_rejected(expr: str) -
 @pytest.mark.parametrize("expr", ["cron(0 2 29 FEB ? *)", "cron(0 2 31 * ? *)", "cron(0 2 31 JAN,APR ? *)"])
 def test_a_cron_with_one_real_day_is_kept(expr: str) -> None:
     assert check_schedule_expression(expr) == expr
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "stacks" / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_profiles_validate_in_every_environment(path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert all(env in result.output for env in ("dev", "staging", "prod"))

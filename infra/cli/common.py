@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,6 +61,12 @@ def check_output_path(path: Path, option: str) -> None:
         raise UserError.single(str(path), f"{ancestor} is a file, not a directory", field=option)
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise UserError.single(str(path), f"directory {ancestor} is not writable", field=option)
+    # os.access answers yes to root everywhere, /proc included: create (and remove) a directory to be sure.
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".mlopsgen-probe-", dir=ancestor))
+    except OSError as exc:
+        raise UserError.single(str(path), f"cannot create files under {ancestor}: {exc.strerror or exc}",
+                               field=option) from None
 
 
 def write_atomically(path: Path, data: bytes, option: str) -> None:

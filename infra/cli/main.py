@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,10 @@ import typer
 
 from infra import __version__
 from infra.cli import commands
+
+# google-api-core announces, on every import, the date it stops supporting this Python (2027-10-24): a notice
+# for us as maintainers (pyproject's requires-python), not for a user reading a command's output.
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.api_core\.")
 
 app = typer.Typer(
     name="mlopsgen",
