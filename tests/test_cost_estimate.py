@@ -88,7 +88,12 @@ def test_scenario_models_beyond_the_profiles_are_priced_as_copies(graphs: dict[s
     est = price_stack(graphs["prod"], STARTUP, CATALOG).estimate
     groups = est.by_group
     assert set(groups) == {SHARED, *(m.name for m in STARTUP.models)}
-    assert any("priced as a copy" in note for note in est.notes)
+    assert any("as a copy of the resources of model 'credit-scoring' (the profile's first model by name)" in note
+               for note in est.notes)
+    # churn and demand-forecast are batch in the scenario: priced on the copied real-time endpoint, and said so
+    for model in ("churn", "demand-forecast"):
+        assert any(n.startswith(f"{model}: the scenario says batch, but mlflow-sagemaker serves it on a SageMaker "
+                                "real-time endpoint") for n in est.notes)
     # Instances for the peak: requests x peak_to_average / (730 h x 3600 s) over 200/60 a second per instance (the
     # profile's target), within [min, max]. The recommender's champion (all traffic, min 2): 3M x 3 -> 3.42/s ->
     # 2; its challenger (weight 0) keeps its 1. credit-scoring's variant (min 2, max 4) and its copies: 0.3M x 3

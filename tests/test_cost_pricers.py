@@ -224,3 +224,36 @@ def test_vertex_and_kserve_serving_scale_with_traffic_like_sagemaker() -> None:
         assert len(capped) == len(capped_needs)
         # the cost line names the same count the limit does
         assert f"= {_peak_replicas(requests)} needed, within 2-6" in pool.component
+
+
+def test_a_batch_model_served_in_real_time_is_said_so_by_every_profile() -> None:
+    """Vertex and KServe deploy no batch jobs: a batch scenario model is priced as real-time capacity, noted once."""
+    batch = Scenario(name="b", models=[
+        ModelUsage(name="recommender", inference={"mode": "batch"})])  # type: ignore[arg-type]
+    kserve = _cluster(_record("kubernetes:serving.kserve.io/v1beta1:InferenceService", "recommender-champion",
+                              "recommender", spec={"predictor": {"minReplicas": 1, "model": _pod("500m", "1Gi")}}))
+    for graph, how in ((_graph(), "a Vertex AI online prediction endpoint"), (kserve, "KServe InferenceServices")):
+        notes = price_stack(graph, batch, CATALOG, None).estimate.notes
+        said = [n for n in notes if n.startswith("recommender: the scenario says batch")]
+        assert len(said) == 1 and how in said[0] and "priced as provisioned real-time capacity" in said[0]
+    real_time = price_stack(_graph(), _traffic(1e6), CATALOG, None).estimate.notes
+    assert not [n for n in real_time if "says batch" in n]
+
+
+def test_rubrics_charge_only_what_the_graph_runs() -> None:
+    """Standalone KFP + KServe Standard mode: the KFP rule (12 components x 0.5 h), not a full Kubeflow
+    install; an ECR repository named after MLflow is no MLflow server to learn."""
+    from infra.cost.complexity import measure
+
+    kubeflow = [_record("kubernetes:kustomize/v2:Directory", "kubeflow-platform", "tracking"),
+                _record("kubernetes:helm.sh/v3:Release", "cluster-addons-kserve", "cluster"),
+                _record("aws:ecr/repository:Repository", "registry-mlflow-repo", "registry")]
+    mlflow = [_record("aws:ecs/service:Service", "mlflow-service", "tracking")]
+    scenario = Scenario(name="r", models=[ModelUsage(name="a")])
+    for records, expected in ((kubeflow, {"kubeflow-pipelines": D(6), "kubeflow-eng": D("1.5"), "mlflow": D(0)}),
+                              (mlflow, {"kubeflow-pipelines": D(0), "kubeflow-eng": D(0), "mlflow": D("0.25")})):
+        c = measure(records, scenario, 1)
+        totals = {r.rule.id: r.total for r in c.burden + c.learning}
+        assert {k: totals[k] for k in expected} == expected
+        assert not any(word in r.rule.description for r in c.burden + c.learning if r.total
+                       for word in ("22 components", "Kubeflow's"))

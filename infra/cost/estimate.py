@@ -11,8 +11,8 @@ Models: the resources of a model are those tagged (or labelled) ``model``, and t
 name holds the model's name as a hyphen-separated part (``recommender-pool``). A graph
 without model tags (one model per stack) has one implicit model: its training and serving resources and its
 model package group. Scenario models are matched to graph models by name; a scenario model the graph does
-not declare is priced as a copy of the first graph model's resources with its own usage, and the estimate
-says so. That is what lets a comparison synthesize each graph once and price it for any number of models.
+not declare is priced as a copy of the first graph model's (by name) resources with its own usage, and the
+estimate says so. That is what lets a comparison synthesize each graph once and price it for any number of models.
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def place(graph: Layout, scenario: Scenario) -> tuple[list[Placed], list[str]]:
             copies.append(usage.name)
     if copies:
         notes.append(f"models {', '.join(copies)} are not declared by the profile; each is priced as a copy of the "
-                     f"resources of model '{template}' with its own usage")
+                     f"resources of model '{template}' (the profile's first model by name) with its own usage")
     unused = sorted(set(models) - {m.name for m in scenario.models})
     if unused:
         notes.append(f"profile models {', '.join(unused)} have no usage in the scenario and are not priced")
@@ -317,6 +317,15 @@ class PriceContext:
         assert self.current is not None
         r = self.current.record
         self.estimate.unpriced.append(Unpriced(r.name, r.type, self.current.group, component, reason))
+
+    def batch_served_real_time(self, p: Placed, how: str) -> None:
+        """Note, once per model, that the scenario says batch but the graph serves the model in real time
+        (`how`), so it is priced as provisioned real-time capacity, not as batch jobs."""
+        if p.usage is None or p.usage.inference.mode != "batch" or ("batch", p.group) in self.seen:
+            return
+        self.seen.add(("batch", p.group))
+        self.estimate.notes.append(f"{p.group}: the scenario says batch, but {self.estimate.profile} serves it on "
+                                   f"{how}: priced as provisioned real-time capacity, not as batch jobs")
 
     def limit(self, text: str) -> None:
         if text not in self.estimate.limits:

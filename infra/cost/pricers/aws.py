@@ -266,9 +266,9 @@ def endpoint_configuration(ctx: PriceContext, p: Placed) -> None:
     variants = p.record.inputs.get("productionVariants") or []
     total_weight = sum(dec(v.get("initialVariantWeight", 1)) for v in variants) or Decimal(1)
     endpoint = _endpoint_name(ctx, p)
-    if inference.mode == "batch":
-        ctx.estimate.notes.append(f"{p.group}: the scenario says batch, the profile serves it on a real-time "
-                                  "endpoint: priced as provisioned")
+    if not all(v.get("serverlessConfig") for v in variants):
+        ctx.batch_served_real_time(p, "a SageMaker real-time endpoint (the profile's `batch` serving mode, a "
+                                      "scheduled Batch Transform, is not what it deploys for this model)")
     for v in variants:
         share = dec(v.get("initialVariantWeight", 1)) / total_weight
         name = v.get("variantName", "variant")
@@ -423,6 +423,7 @@ def inference_service(ctx: PriceContext, p: Placed) -> None:
     low = int(predictor.get("minReplicas", 1))
     high = max(int(predictor.get("maxReplicas", low) or low), low)
     name = str((p.record.inputs.get("metadata") or {}).get("name") or p.record.name)
+    ctx.batch_served_real_time(p, "KServe InferenceServices (the profile deploys no batch jobs)")
     if p.usage is None:
         replicas, what = Decimal(low), "predictor pods (min replicas: no traffic outside a model)"
     else:

@@ -54,6 +54,8 @@ def resource_pool(ctx: PriceContext, p: Placed) -> None:
     low = int(resources.get("minReplicaCount", 1))
     high = max(int(resources.get("maxReplicaCount", low)), low)
     ctx.limit(f"Vertex AI online prediction does not scale to zero: '{p.record.name}' keeps {low} replica(s)")
+    ctx.batch_served_real_time(p, "a Vertex AI online prediction endpoint (the profile deploys no Vertex batch "
+                                  "prediction)")
     if p.usage is None:
         count, how = low, f"{low} replicas: the minimum of {low}-{high}, no traffic outside a model"
     else:
