@@ -68,6 +68,7 @@ def test_recommender_worse_challenger_is_rolled_back_within_days(timeline: dict)
     assert len(rollback) == 1 and rollback[0]["model"] == "recommender"
     assert 0 <= rollback[0]["day"] - deployed["day"] <= 4
     assert "challenger worse" in rollback[0]["detail"]
+    assert any(a["at"] == rollback[0]["at"] for a in kinds(timeline, "alert", "recommender"))  # alerted at once
 
 
 @pytest.mark.parametrize("model", ["recommender", "credit-scoring"])
@@ -83,7 +84,10 @@ def test_drift_raises_an_alarm_and_triggers_retraining(timeline: dict, model: st
     registered = [e for e in kinds(timeline, "registered", model) if e["day"] == 12]
     version = {"recommender": 3, "credit-scoring": 2}[model]
     assert registered and f"version {version}" in registered[0]["detail"]
-    assert any(a["detail"].startswith(f"Drift: mlflow-sagemaker-dev-{model} ") for a in kinds(timeline, "alert", model))
+    drift_alerts = [a for a in kinds(timeline, "alert", model)
+                    if a["detail"].startswith(f"Drift: mlflow-sagemaker-dev-{model} ")]
+    # the monitor's alert carries the time the monitor ran, not the end of the day
+    assert drift_alerts and drift_alerts[0]["at"] == drift[0]["at"]
 
 
 def test_credit_scoring_versions_are_deployed_by_its_mode_with_a_card(timeline: dict) -> None:

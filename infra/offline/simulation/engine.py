@@ -424,6 +424,8 @@ class Simulation:
                 self.score_batch(run, day, today)
             else:
                 self.serve_hour(run, visitors[run.name], conversions[run.name], versions[run.name])
+                continue
+            self.drain_alerts(day)  # a job's alerts carry the job's time, not the end of the day
         self.clock.now = midnight + timedelta(hours=23, minutes=59)
         for change in evaluate_alarms(self.cloudwatch, self.sns, name_prefix(self.spec), self.clock.now):
             self.event(day, "alarm", f"{change.name}: {change.old} -> {change.new} ({change.reason})",
