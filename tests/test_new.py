@@ -219,3 +219,77 @@ def test_cloud_region_sets_every_stack(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path / "eu-ml")
     assert {load_stack(env).body.region for env in ("dev", "staging", "prod")} == {"eu-west-1"}
     assert "region: eu-west-1" in (tmp_path / "eu-ml" / "stacks" / "profiles" / "eu-ml.yaml").read_text().splitlines()
+
+
+def _new_of(profile: str, directory: Path, *options: str) -> Any:
+    return runner.invoke(app, ["new", str(directory), "--profile", profile, *options])
+
+
+@pytest.mark.parametrize(("profile", "provider"), [
+    ("vertex-managed", {"gcp:project": "team-ml-1", "gcp:region": "europe-west4"}),
+    ("wandb-kubeflow", {"aws:region": "us-east-1"}),
+])
+def test_every_builtin_profile_renders_a_project_that_validates_previews_and_sandboxes(
+    profile: str, provider: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other clouds' flow of the AWS one above: the stacks carry that cloud's provider settings, and
+    validate, preview and sandbox work inside the project (dev only: the per-environment rules are the built-in
+    profile's, tested with it). The stack's root resource is named for the project, as Pulumi names it."""
+    options = ["--gcp-project", "team-ml-1"] if profile == "vertex-managed" else []
+    result = _new_of(profile, tmp_path / "team-ml", *options)
+    assert result.exit_code == 0, result.output
+    for env in ("dev", "staging", "prod"):
+        stack = yaml.safe_load((tmp_path / "team-ml" / "stacks" / f"Pulumi.{env}.yaml").read_text())["config"]
+        assert stack == {**provider, "mlopsgen:profile": "profiles/team-ml.yaml", "mlopsgen:environment": env}
+    monkeypatch.chdir(tmp_path / "team-ml")
+    spec = load_stack("prod")
+    assert (spec.cloud, spec.project, spec.body.region) == (
+        "gcp" if "gcp:region" in provider else "aws", "team-ml", provider.get("gcp:region", "us-east-1"))
+    if spec.cloud == "gcp":  # every environment deploys into the project given, not the built-in's placeholders
+        assert {load_stack(env).body.project for env in ("dev", "staging", "prod")} == {"team-ml-1"}
+    assert runner.invoke(app, ["validate"]).exit_code == 0
+    previewed = runner.invoke(app, ["preview", "--stack", "dev"])
+    assert previewed.exit_code == 0, previewed.output
+    assert "pulumi:pulumi:Stack  team-ml-dev" in previewed.output
+    sandboxed = runner.invoke(app, ["sandbox", "up", "--stack", "dev"])
+    assert sandboxed.exit_code == 0, sandboxed.output
+    assert "sandbox deploy of team-ml/dev" in " ".join(sandboxed.output.split())
+
+
+def test_a_gcp_project_without_options_takes_the_profiles_region_and_its_name_as_project_id(tmp_path: Path) -> None:
+    assert _new_of("vertex-managed", tmp_path / "vision-team").exit_code == 0
+    stack = yaml.safe_load((tmp_path / "vision-team" / "stacks" / "Pulumi.prod.yaml").read_text())["config"]
+    assert (stack["gcp:project"], stack["gcp:region"]) == ("vision-team", "europe-west4")
+
+
+# (profile, options, directory name, option the error names, what it must say)
+BAD_NEW = [
+    ("vertex-managed", ["--cloud-region", "us-east-1"], "team-ml", "--cloud-region", "not a GCP region"),
+    ("mlflow-sagemaker", ["--cloud-region", "europe-west4"], "team-ml", "--cloud-region", "not an AWS region"),
+    ("vertex-managed", ["--gcp-project", "Bad_Id"], "team-ml", "--gcp-project", "GCP project id"),
+    ("vertex-managed", [], "abcd", "--gcp-project", "pass yours with --gcp-project"),
+    ("mlflow-sagemaker", ["--gcp-project", "team-ml-1"], "team-ml", "--gcp-project", "only for a GCP profile"),
+    ("mlflow-sagemaker", [], "My_Project", "--name", "comes from the directory's name: pass a valid one with --name"),
+    ("wandb-kubeflow", ["--name", "My_Project"], "ok-dir", "--name", "lowercase letters"),
+]
+
+
+@settings(max_examples=40, derandomize=True, deadline=None)
+@given(case=st.sampled_from(BAD_NEW), junk=st.text(alphabet="ABC_.!xyz09-", min_size=1, max_size=8))
+def test_bad_options_name_the_option_in_words_and_write_nothing(
+    case: tuple[str, list[str], str, str, str], junk: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Bad values (the listed ones, and any junk for the directory name, region and project id) exit 2 naming the
+    option and what it must be, never a pattern or a traceback, and leave nothing behind."""
+    profile, options, directory, option, says = case
+    parent = tmp_path_factory.mktemp("bad")
+    result = _new_of(profile, parent / directory, *options)
+    assert result.exit_code == 2, result.output
+    flat = " ".join(result.output.split())
+    assert f"<command line>: {option}:" in flat and says in flat, flat
+    assert "Traceback" not in flat and not re.search(r"\^|\$|\[a-z", flat), flat
+    junk_run = _new_of(profile, parent / f"{junk}Z", "--cloud-region", junk, *(
+        ["--gcp-project", junk] if profile == "vertex-managed" else []))
+    assert junk_run.exit_code == 2 and "Traceback" not in junk_run.output
+    assert not re.search(r"\^|\$|\[a-z", junk_run.output), junk_run.output
+    assert list(parent.iterdir()) == []

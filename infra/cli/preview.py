@@ -50,7 +50,7 @@ def render_tree(graph: ResourceGraph, out: Console) -> None:
         siblings.sort(key=lambda r: (r.custom, r.type, r.name))
 
     out.print(Text.assemble(("     Type", "bold"), "  ", ("Name", "bold")))
-    out.print(Text.assemble((" +   ", "green"), "pulumi:pulumi:Stack  ", f"mlopsgen-{graph.stack}"))
+    out.print(Text.assemble((" +   ", "green"), "pulumi:pulumi:Stack  ", f"{graph.project}-{graph.stack}"))
 
     def walk(parent: str | None, indent: str) -> None:
         kids = children.get(parent, [])

@@ -46,6 +46,7 @@ class ResourceGraph:
     resources: list[ResourceRecord] = field(default_factory=list)
     loosened: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)  # the stack's exports, secrets masked
+    project: str = "mlopsgen"  # the Pulumi project's name: the root stack resource is <project>-<stack>
 
     @property
     def custom(self) -> list[ResourceRecord]:

@@ -217,7 +217,8 @@ def secret_config(spec: StackSpec, secrets: dict[str, str] | None) -> dict[str, 
     given = secrets or {}
     keys = {key for name in type(spec.body).model_fields
             for key in getattr(getattr(spec.body, name), "secret_config", ())}
-    return {f"{PROJECT}:{key}": given.get(key, f"offline-placeholder-{key}") for key in sorted(keys)}
+    # `pulumi config set` without a namespace puts a key under the Pulumi project's name, where the program reads it.
+    return {f"{spec.project}:{key}": given.get(key, f"offline-placeholder-{key}") for key in sorted(keys)}
 
 
 def run_program(spec: StackSpec, mocks: GraphMocks, program: Callable[[], object] | None = None,
@@ -235,7 +236,7 @@ def run_program(spec: StackSpec, mocks: GraphMocks, program: Callable[[], object
     with _RUN_LOCK, gc_paused():
         monitor = RecordingMonitor(mocks)
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=spec.stack, preview=False, monitor=monitor)
+        pulumi.runtime.set_mocks(mocks, project=spec.project, stack=spec.stack, preview=False, monitor=monitor)
         config = {f"{PROJECT}:profile": spec.profile_name, f"{PROJECT}:environment": spec.environment,
                   **cloud_backend(spec.cloud).provider_config(spec)}
         hidden = secret_config(spec, secrets)
@@ -266,8 +267,8 @@ def run_program(spec: StackSpec, mocks: GraphMocks, program: Callable[[], object
             executor.shutdown(wait=True)
             loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="pulumi-mock"))
             pulumi.runtime.set_all_config({}, [])
-        graph = ResourceGraph(stack=spec.stack, profile=spec.profile_name, environment=spec.environment,
-                              loosened=loosened_defaults(spec), outputs=outputs)
+        graph = ResourceGraph(stack=spec.stack, project=spec.project, profile=spec.profile_name,
+                              environment=spec.environment, loosened=loosened_defaults(spec), outputs=outputs)
         for (typ, name), meta in monitor._pending.items():
             graph.resources.append(ResourceRecord(
                 type=typ, name=name, parent=_name_of(meta["parent"]), inputs=mocks.inputs.get((typ, name), {}),

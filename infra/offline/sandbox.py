@@ -403,7 +403,8 @@ class SandboxMocks(GraphMocks):
 
     def partial_graph(self, spec: StackSpec) -> ResourceGraph:
         """The resources registered before a failure stopped the run (parents are not known here)."""
-        graph = ResourceGraph(stack=spec.stack, profile=spec.profile_name, environment=spec.environment,
+        graph = ResourceGraph(stack=spec.stack, project=spec.project, profile=spec.profile_name,
+                              environment=spec.environment,
                               loosened=loosened_defaults(spec))
         with self._lock:
             for key, custom in self.custom.items():

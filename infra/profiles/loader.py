@@ -8,6 +8,7 @@ merged result points at the line that set the bad value.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,6 +54,7 @@ class StackSpec:
     profile_file: str
     cloud: str = "aws"
     stack_file: str | None = None
+    project: str = PROJECT  # the Pulumi project's name (Pulumi.yaml), which names the root stack resource
     aws_region: str | None = None
     layers: list[Layer] = field(default_factory=list, repr=False)
     # Each model's dataset schema (from `dataset.schema_file`), as the JSON ingestion reads.
@@ -346,6 +348,10 @@ def load_stack(stack: str, path: Path | None = None) -> StackSpec:
     gcp = {key: str(config[f"gcp:{key}"]) for key in ("project", "region") if config.get(f"gcp:{key}")}
     provider = Layer(shown, gcp, {(k,): n for k in gcp if (n := line(f"gcp:{k}"))}, prefix="gcp:") if gcp else None
     profile_ref = profile if not profile.endswith((".yaml", ".yml")) else str(path.parent / profile)
-    return resolve(profile_ref, environment, stack=stack, overrides=overrides, stack_file=shown,
+    spec = resolve(profile_ref, environment, stack=stack, overrides=overrides, stack_file=shown,
                    aws_region=region or None, region_line=line("aws:region"), profile_line=line(profile_key),
                    provider_settings=provider)
+    try:
+        return dataclasses.replace(spec, project=find_project(path.parent).name)
+    except UserError:  # a stack file outside any project: the default project name
+        return spec
