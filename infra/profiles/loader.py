@@ -19,7 +19,7 @@ from infra.errors import Problem, UserError
 from infra.profiles.model import Profile, ProfileBody
 from infra.profiles.validators import ENVIRONMENTS
 from infra.profiles.wording import describe, did_you_mean
-from infra.project import find_project
+from infra.project import Project, find_project
 from infra.runtime import yamldoc
 
 PROJECT = "mlopsgen"  # the configuration namespace of stack files (`mlopsgen:profile`), in every project
@@ -307,7 +307,15 @@ def load_stack(stack: str, path: Path | None = None) -> StackSpec:
     A profile given as a file (``mlopsgen:profile: my-profile.yaml``) is found relative to the stack file's
     folder; a bare name is a built-in profile.
     """
-    path = path or stack_file_path(stack)
+    project: Project | None
+    if path is None:
+        project = find_project()
+        path = project.stack_file(stack)
+    else:
+        try:
+            project = find_project(path.parent)
+        except UserError:  # a stack file outside any project: the default project name
+            project = None
     config, lines, raw, shown = read_stack_config(path)
 
     def line(key: str) -> int | None:
@@ -351,7 +359,4 @@ def load_stack(stack: str, path: Path | None = None) -> StackSpec:
     spec = resolve(profile_ref, environment, stack=stack, overrides=overrides, stack_file=shown,
                    aws_region=region or None, region_line=line("aws:region"), profile_line=line(profile_key),
                    provider_settings=provider)
-    try:
-        return dataclasses.replace(spec, project=find_project(path.parent).name)
-    except UserError:  # a stack file outside any project: the default project name
-        return spec
+    return dataclasses.replace(spec, project=project.name) if project is not None else spec
