@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from decimal import Decimal as D
@@ -199,3 +200,48 @@ def test_a_price_read_for_another_region_is_noted(graphs: dict[str, ResourceGrap
     assert not [n for n in same.notes if "list price" in n]
     note = "'aws.kms.key' is the us-east-1 list price; the stack runs in eu-west-1, whose price may differ"
     assert note in other.notes
+
+
+def test_training_runs_come_from_the_scenario_else_the_retraining_schedule(graphs: dict[str, ResourceGraph]) -> None:
+    """credit-scoring retrains monthly (cron(0 4 1 * ? *)): without runs in the scenario, 1 run is priced; the
+    recommender's 3 scenario runs win over its weekly schedule (730 / 24 / 7 = 4.35), and both lines say which."""
+    from infra.cost.scenario import ModelUsage, Scenario
+
+    scenario = Scenario(name="s", models=[ModelUsage(name="credit-scoring"), ModelUsage(
+        name="recommender", training={"runs_per_month": 3})])  # type: ignore[arg-type]
+    est = price_stack(graphs["prod"], scenario, CATALOG).estimate
+    training = {x.group: x.component for x in est.lines if x.component.startswith("training ")}
+    assert "(1 runs x" in training["credit-scoring"] or " 1 runs x" in training["credit-scoring"]
+    assert "runs from the retraining schedule (cron(0 4 1 * ? *): 1)" in training["credit-scoring"]
+    assert " 3 runs x" in training["recommender"] or "(3 runs x" in training["recommender"]
+    assert f"runs from the scenario; retraining schedule cron(0 3 ? * SUN *): {D(730) / 24 / 7:.2f}" \
+        in training["recommender"]
+
+
+def test_cost_table_at_80_columns_breaks_names_only_after_a_hyphen(graphs: dict[str, ResourceGraph],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Piped at 80 columns: every line fits; a resource name too long for its column breaks after a hyphen, its
+    rest on the next line (never 'network-nat-eip-us-e' / 'ast-1a'), and the category totals have a heading."""
+    from rich.console import Console
+
+    from infra.cli import cost as cost_cli
+
+    narrow = Console(width=80, record=True, file=io.StringIO(), color_system=None)
+    monkeypatch.setattr(cost_cli, "console", narrow)
+    stack = price_stack(graphs["prod"], STARTUP, CATALOG)
+    cost_cli.render(stack)
+    lines = narrow.export_text().splitlines()
+    assert max(len(t) for t in lines) <= 80
+    cells = [t.split("  ")[0].strip() for t in lines]  # the first column (numbers sit two spaces or more away)
+    names = {x.resource for x in stack.estimate.lines}
+    whole = set()  # each cell joined with the lines that continue it (a cell ending in '-')
+    for i, cell in enumerate(cells):
+        j = i
+        while cell.endswith("-") and j + 1 < len(cells):
+            j += 1
+            cell += cells[j]
+        whole.add(cell)
+    assert names <= whole, sorted(names - whole)
+    assert "network-nat-eip-us-east-1a" in names and len("network-nat-eip-us-east-1a") > 20  # the reported case
+    heading = lines.index("monthly cost by category")
+    assert [t.split()[0] for t in lines[heading + 1:heading + 3]] == ["tracking", "training"]

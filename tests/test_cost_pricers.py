@@ -257,3 +257,16 @@ def test_rubrics_charge_only_what_the_graph_runs() -> None:
         assert {k: totals[k] for k in expected} == expected
         assert not any(word in r.rule.description for r in c.burden + c.learning if r.total
                        for word in ("22 components", "Kubeflow's"))
+
+
+def test_kubernetes_training_runs_follow_the_retraining_cronjob() -> None:
+    """No runs in the scenario: the model's retraining CronJob (monthly, 0 4 1 * *) gives 1 run of 3 h on the GPU
+    group scaled from zero."""
+    graph = _cluster(_record("kubernetes:batch/v1:CronJob", "recommender-retrain", "recommender",
+                             metadata={"labels": {"mlopsgen.io/job": "retrain"}},
+                             spec={"schedule": "0 4 1 * *", "jobTemplate": {"spec": {"template": {"spec": {
+                                 "containers": [_pod("100m", "128Mi")]}}}}}))
+    scenario = Scenario(name="k", models=[ModelUsage(name="recommender", training={"hours_per_run": 3})])  # type: ignore[arg-type]
+    est = price_stack(graph, scenario, CATALOG, "us-east-1").estimate
+    gpu = next(x for x in est.lines if x.resource == "eks-gpu" and x.category == "training")
+    assert gpu.quantity == 1 * 3 * (1 - D("0.6"))  # spot: billed x (1 - the default 0.6 saving)

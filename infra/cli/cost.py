@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from infra.cli.common import check_output_path, console, user_errors, write_atomically
 from infra.cli.stacks import EnvOpt, ProfileOpt, StackOpt, select
@@ -58,32 +60,59 @@ def _quantity(value: Decimal) -> str:
     return "<0.001" if 0 < abs(value) < Decimal("0.001") else f"{float(value):.4g}"
 
 
+def _wrap(text: str, width: int, hang: int) -> str:
+    """`text` in lines of at most `width`, broken after a space or a hyphen (a logical name's words), never
+    inside a word unless a word alone is wider; continuation lines indented by `hang` spaces."""
+    lines, current = [], ""
+    for token in re.split(r"(?<=[ -])", text):
+        if current.strip() and len(current) + len(token.rstrip()) > width:
+            lines.append(current.rstrip())
+            current = " " * hang
+        current += token
+        while len(current.rstrip()) > width:  # a single word wider than the column
+            lines.append(current[:width])
+            current = " " * hang + current[width:]
+    lines.append(current.rstrip())
+    return "\n".join(lines)
+
+
 def render(cost: StackCost) -> None:
     """The breakdown the way Infracost prints one: each resource on its line, its components beneath it, so the
-    table stays readable at 80 columns (numbers never wrap; names wrap within their column)."""
+    table stays readable at 80 columns: numbers never wrap, and names and components take the width the numbers
+    leave, broken after a space or a hyphen, never mid-word."""
     est = cost.estimate
-    table = Table(title=f"{est.profile} / {est.environment}: {_money(est.total)} a month", box=box.SIMPLE_HEAD,
-                  padding=0, show_edge=False, title_justify="left")
-    table.add_column("resource / component", overflow="fold", min_width=16)
-    for column in ("quantity", "unit", "unit price", "monthly"):
-        table.add_column(column, justify="left" if column == "unit" else "right", no_wrap=True, overflow="ellipsis")
-    table.add_column("grade", no_wrap=True)
+    columns = ("quantity", "unit", "unit price", "monthly", "grade")
     groups = [SHARED] + sorted({line.group for line in est.lines} - {SHARED})
+    rows: list[tuple[str, int, tuple[str, ...]]] = []  # (first cell, its indent, the other cells)
     for group in groups:
         lines = [line for line in est.lines if line.group == group]
         if not lines:
             continue
-        subtotal = _money(sum((x.monthly for x in lines), Decimal(0)))
-        table.add_row(f"[bold]{group}[/]", "", "", "", f"[bold]{subtotal}[/]", "", end_section=False)
+        rows.append((group, 0, ("", "", "", _money(sum((x.monthly for x in lines), Decimal(0))), "")))
         resource = None
         for line in lines:
             if line.resource != resource:
                 resource = line.resource
-                table.add_row(f" {resource}", "", "", "", "", "")
-            grade = "[yellow]UNSOURCED[/]" if line.grade == "UNSOURCED" else line.grade
-            table.add_row(f"   {line.component}", _quantity(line.quantity), line.unit,
-                          f"${line.unit_price.normalize():f}", _money(line.monthly), grade)
+                rows.append((f" {resource}", 1, ("",) * len(columns)))
+            rows.append((f"   {line.component}", 3, (_quantity(line.quantity), line.unit,
+                                                      f"${line.unit_price.normalize():f}", _money(line.monthly),
+                                                      line.grade)))
+    widths = [max(len(c), *(len(r[2][i]) for r in rows)) for i, c in enumerate(columns)]
+    first = max(16, console.width - sum(widths) - len(columns))  # one space between columns
+    table = Table(title=f"{est.profile} / {est.environment}: {_money(est.total)} a month", box=box.SIMPLE_HEAD,
+                  padding=0, show_edge=False, title_justify="left")
+    table.add_column("resource / component", width=first, overflow="fold")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("unit", "grade") else "right", no_wrap=True,
+                         overflow="ellipsis")
+    for text, indent, cells in rows:
+        # a name's continuation lines up with it (the line above ends in '-'); a component's hangs under it
+        shown = Text(_wrap(text, first, indent if indent < 3 else indent + 2), style="bold" if indent == 0 else "")
+        monthly = Text(cells[3], style="bold" if indent == 0 else "")
+        grade = Text(cells[4], style="yellow" if cells[4] == "UNSOURCED" else "")
+        table.add_row(shown, *cells[:3], monthly, grade)
     console.print(table)
+    console.print("[bold]monthly cost by category[/]", highlight=False)
     for category, value in est.by_category.items():
         console.print(f"  {category:<26} {_money(value):>12}", highlight=False)
     for price_id, source in sorted({(x.price_id, x.source) for x in est.unsourced_lines}):

@@ -318,6 +318,33 @@ class PriceContext:
         r = self.current.record
         self.estimate.unpriced.append(Unpriced(r.name, r.type, self.current.group, component, reason))
 
+    def training_runs(self, group: str, usage: ModelUsage) -> tuple[Decimal, str]:
+        """(training runs a month, where the number comes from) of a model: the scenario's runs_per_month when
+        it gives one (scheduled plus drift-triggered runs), else the runs a month of the model's retraining
+        schedules in the graph (an EventBridge schedule starting a SageMaker pipeline, a Cloud Scheduler job
+        starting a retraining job, a Kubernetes CronJob labelled as retraining), 0 without one."""
+        found = [(expr, runs_per_month(expr, self.hours)) for expr in self._retraining_schedules(group)]
+        scheduled = sum((runs for _, runs in found), Decimal(0))
+        shown = ", ".join(f"{expr}: {_num(runs)}" for expr, runs in found) or "none in the graph"
+        given = usage.training.runs_per_month
+        if given is None:
+            return scheduled, f"the retraining schedule ({shown})"
+        return dec(given), f"the scenario; retraining schedule {shown}"
+
+    def _retraining_schedules(self, group: str) -> list[str]:
+        out = []
+        for s in self.by_group.get(("aws:scheduler/schedule:Schedule", group), []):
+            if ":pipeline/" in str((s.record.inputs.get("target") or {}).get("arn", "")):
+                out.append(str(s.record.inputs.get("scheduleExpression", "")))
+        for s in self.by_group.get(("gcp:cloudscheduler/job:Job", group), []):
+            if "retrain" in str((s.record.inputs.get("httpTarget") or {}).get("uri", "")):
+                out.append(f"cron({s.record.inputs.get('schedule', '')} *)")
+        for s in self.by_group.get(("kubernetes:batch/v1:CronJob", group), []):
+            labels = (s.record.inputs.get("metadata") or {}).get("labels") or {}
+            if labels.get("mlopsgen.io/job") == "retrain" or s.record.name.endswith("-retrain"):
+                out.append(f"cron({(s.record.inputs.get('spec') or {}).get('schedule', '')} *)")
+        return out
+
     def batch_served_real_time(self, p: Placed, how: str) -> None:
         """Note, once per model, that the scenario says batch but the graph serves the model in real time
         (`how`), so it is priced as provisioned real-time capacity, not as batch jobs."""

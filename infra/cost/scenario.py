@@ -8,13 +8,14 @@ Schema in ``infra/cost/scenario.schema.json``); bad input is reported by file, l
 from __future__ import annotations
 
 import json
+from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infra.errors import UserError
-from infra.profiles.loader import Layer, _compose, _problems, display_path
+from infra.profiles.loader import Layer, _compose, _problems, builtin_profiles, display_path
 
 # Built-in scenarios (named by name) and their schema ship as package data, like the built-in profiles.
 SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -23,7 +24,9 @@ CLOUDS = ("aws", "gcp")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # A scenario's numbers end up in Decimal arithmetic: infinity and NaN are rejected here, with the file, line
+    # and field, and every number has an upper bound far above any real workload (a typo, not a plan).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class InstanceChoice(Strict):
@@ -34,28 +37,33 @@ class InstanceChoice(Strict):
 
 
 class Training(Strict):
-    runs_per_month: float = Field(4, ge=0, description="Training runs a month (scheduled and drift-triggered)")
-    hours_per_run: float = Field(1, ge=0, description="Wall-clock hours of one training run")
+    runs_per_month: float | None = Field(
+        None, ge=0, le=10_000, description="Training runs a month (scheduled plus drift-triggered); default: what "
+        "the profile's retraining schedule for the model gives, read from the graph",
+    )
+    hours_per_run: float = Field(1, ge=0, le=744, description="Wall-clock hours of one training run")
     processing_hours_per_run: float = Field(
-        0.25, ge=0, description="Hours of the pipeline's processing steps (baselines, evaluation) per run"
+        0.25, ge=0, le=744, description="Hours of the pipeline's processing steps (baselines, evaluation) per run"
     )
     instance_type: InstanceChoice = Field(default_factory=InstanceChoice)
 
 
 class Traffic(Strict):
     peak_to_average: float = Field(
-        3, ge=1, description="Peak request rate over the monthly average; sizes real-time capacity for the peak"
+        3, ge=1, le=1000,
+        description="Peak request rate over the monthly average; sizes real-time capacity for the peak",
     )
 
 
 class Inference(Strict):
     mode: Literal["real-time", "batch"] = "real-time"
-    requests_per_month: float = Field(1_000_000, ge=0)
-    payload_kb: float = Field(4, ge=0, description="Request plus response size, KB")
-    latency_ms: float = Field(100, gt=0, description="Model compute time per request, ms (serverless billing)")
+    requests_per_month: float = Field(1_000_000, ge=0, le=1e13)
+    payload_kb: float = Field(4, ge=0, le=1_048_576, description="Request plus response size, KB")
+    latency_ms: float = Field(
+        100, gt=0, le=3_600_000, description="Model compute time per request, ms (serverless billing)")
     traffic: Traffic = Field(default_factory=Traffic)
     replica_requests_per_minute: float = Field(
-        200, gt=0, description="Requests a minute one serving replica (instance, node, pod) handles at its "
+        200, gt=0, le=1e7, description="Requests a minute one serving replica (instance, node, pod) handles at its "
         "autoscaling target; sizes real-time replicas for every profile, unless the graph states its own target "
         "(SageMaker's invocations per instance). Default: the SageMaker profile's invocations_per_instance",
     )
@@ -69,9 +77,9 @@ class ModelUsage(Strict):
 
 
 class Data(Strict):
-    ingest_gb_per_month: float = Field(50, ge=0, description="New data landed a month, all models")
-    retention_months: float = Field(12, ge=0, description="How long ingested data is kept")
-    artifacts_gb: float = Field(20, ge=0, description="Model artifacts, baselines and captured data kept")
+    ingest_gb_per_month: float = Field(50, ge=0, le=1e8, description="New data landed a month, all models")
+    retention_months: float = Field(12, ge=0, le=1200, description="How long ingested data is kept")
+    artifacts_gb: float = Field(20, ge=0, le=1e8, description="Model artifacts, baselines and captured data kept")
 
     @property
     def stored_gb(self) -> float:
@@ -82,34 +90,34 @@ class Data(Strict):
 class Operations(Strict):
     """Usage of the platform's own plumbing, per stack (not per model)."""
 
-    logs_gb_per_log_group: float = Field(0.5, ge=0, description="Log data ingested a month per log group")
-    function_seconds_per_run: float = Field(60, ge=0, description="Duration of one scheduled function run")
-    nat_gb_per_month: float = Field(10, ge=0, description="Data through NAT gateways (image pulls, updates)")
-    endpoint_gb_per_month: float = Field(5, ge=0, description="Data through interface VPC endpoints")
-    alb_lcu: float = Field(1, ge=0, description="Average load balancer capacity units in use")
-    image_gb_per_repository: float = Field(1, ge=0, description="Container images kept per repository")
-    s3_put_requests_per_month: float = Field(100_000, ge=0)
-    s3_get_requests_per_month: float = Field(1_000_000, ge=0)
+    logs_gb_per_log_group: float = Field(0.5, ge=0, le=1e7, description="Log data ingested a month per log group")
+    function_seconds_per_run: float = Field(60, ge=0, le=86_400, description="Duration of one scheduled function run")
+    nat_gb_per_month: float = Field(10, ge=0, le=1e8, description="Data through NAT gateways (image pulls, updates)")
+    endpoint_gb_per_month: float = Field(5, ge=0, le=1e8, description="Data through interface VPC endpoints")
+    alb_lcu: float = Field(1, ge=0, le=1e6, description="Average load balancer capacity units in use")
+    image_gb_per_repository: float = Field(1, ge=0, le=1e5, description="Container images kept per repository")
+    s3_put_requests_per_month: float = Field(100_000, ge=0, le=1e13)
+    s3_get_requests_per_month: float = Field(1_000_000, ge=0, le=1e13)
 
 
 class Assumptions(Strict):
-    hours_per_month: float = Field(730, gt=0, description="Hours billed a month (AWS and Infracost use 730)")
+    hours_per_month: float = Field(730, gt=0, le=744, description="Hours billed a month (AWS and Infracost use 730)")
     spot_saving: float = Field(
         0.6, ge=0, lt=1, description="Share of the on-demand price saved by managed spot training "
         "(AWS: 'up to 90%'; billed = training time x (1 - saving))",
     )
     onboarding_amortisation_months: float = Field(
-        12, gt=0, description="Months over which onboarding time is spread in total cost of ownership"
+        12, gt=0, le=120, description="Months over which onboarding time is spread in total cost of ownership"
     )
 
 
 class Weights(Strict):
     """How much each criterion counts in the recommendation (normalised to sum to 1)."""
 
-    cost: float = Field(0.4, ge=0)
-    learning_curve: float = Field(0.2, ge=0)
-    operating_burden: float = Field(0.2, ge=0)
-    scalability: float = Field(0.2, ge=0)
+    cost: float = Field(0.4, ge=0, le=100)
+    learning_curve: float = Field(0.2, ge=0, le=100)
+    operating_burden: float = Field(0.2, ge=0, le=100)
+    scalability: float = Field(0.2, ge=0, le=100)
 
     @model_validator(mode="after")
     def _some_weight(self) -> Weights:
@@ -121,8 +129,8 @@ class Weights(Strict):
 class RubricOverrides(Strict):
     """Replace a rubric rule's value by its id (see the report's rubric tables)."""
 
-    operating_burden_hours: dict[str, float] = Field(default_factory=dict)
-    learning_curve_weeks: dict[str, float] = Field(default_factory=dict)
+    operating_burden_hours: dict[str, Annotated[float, Field(ge=0, le=10_000)]] = Field(default_factory=dict)
+    learning_curve_weeks: dict[str, Annotated[float, Field(ge=0, le=520)]] = Field(default_factory=dict)
 
 
 class Scenario(Strict):
@@ -133,11 +141,11 @@ class Scenario(Strict):
     environment: Literal["dev", "staging", "prod"] = Field("prod", description="Environment overlay priced")
     profiles: list[str] = Field(
         ["mlflow-sagemaker", "wandb-kubeflow", "vertex-managed"],
-        min_length=1, description="Profiles to compare; those not built in are listed as not compared",
+        min_length=1, description="Profiles to compare: built-in names, or profile files (listed as not compared)",
     )
     team_size: int = Field(3, ge=1, le=1000, description="Data scientists using the platform (seats, onboarding)")
     platform_engineers: int = Field(1, ge=0, le=100, description="Engineers who run the platform (onboarding)")
-    engineer_hourly_cost: float = Field(100, ge=0, description="Loaded cost of an engineer-hour, USD")
+    engineer_hourly_cost: float = Field(100, ge=0, le=10_000, description="Loaded cost of an engineer-hour, USD")
     models: list[ModelUsage] = Field(min_length=1)
     data: Data = Field(default_factory=Data)
     operations: Operations = Field(default_factory=Operations)
@@ -145,7 +153,18 @@ class Scenario(Strict):
     weights: Weights = Field(default_factory=Weights)
     rubrics: RubricOverrides = Field(default_factory=RubricOverrides)
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+    @field_validator("profiles")
+    @classmethod
+    def _known_profiles(cls, profiles: list[str]) -> list[str]:
+        """A name that is neither a built-in profile nor an existing file is a typo: an error, never dropped."""
+        builtin = builtin_profiles()
+        unknown = [p for p in profiles if p not in builtin and not Path(p).is_file()]
+        if unknown:
+            raise ValueError("; ".join(f"unknown profile {p!r} (not built in, not a file){_closest(p, builtin)}"
+                                       for p in unknown) + f"; built in: {', '.join(builtin)}")
+        return profiles
 
     @model_validator(mode="after")
     def _unique_models(self) -> Scenario:
@@ -154,6 +173,20 @@ class Scenario(Strict):
         if dupes:
             raise ValueError(f"model names must be unique: {', '.join(dupes)}")
         return self
+
+
+def _closest(name: str, choices: list[str]) -> str:
+    """`; did you mean 'x'?` by difflib's ratio over the name and over its hyphen-separated words in order
+    (so 'sagemaker-mlfow' finds 'mlflow-sagemaker'), or "" when nothing is close (ratio below 0.6)."""
+    def words(s: str) -> str:
+        return "-".join(sorted(s.split("-")))
+
+    def ratio(choice: str) -> float:
+        return max(SequenceMatcher(None, name, choice).ratio(),
+                   SequenceMatcher(None, words(name), words(choice)).ratio())
+
+    best = max(choices, key=ratio, default=None)
+    return f"; did you mean {best!r}?" if best is not None and ratio(best) >= 0.6 else ""
 
 
 def scenario_path(name_or_path: str) -> Path:

@@ -231,7 +231,8 @@ def sagemaker_pipeline(ctx: PriceContext, p: Placed) -> None:
         return
     definition = _json(p.record.inputs.get("pipelineDefinition")) or {}
     training = p.usage.training
-    runs, hours = dec(training.runs_per_month), dec(training.hours_per_run)
+    (runs, source), hours = ctx.training_runs(p.group, p.usage), dec(training.hours_per_run)
+    runs = runs.normalize()
     saving = dec(ctx.scenario.assumptions.spot_saving)
     for step in definition.get("Steps", []):
         args = step.get("Arguments", {})
@@ -241,15 +242,16 @@ def sagemaker_pipeline(ctx: PriceContext, p: Placed) -> None:
             count = dec(config.get("InstanceCount", 1))
             spot = bool(args.get("EnableManagedSpotTraining"))
             billed = runs * hours * count * ((1 - saving) if spot else 1)
-            how = f"managed spot: {runs} runs x {hours} h x {count} x (1 - {saving})" if spot else \
-                f"{runs} runs x {hours} h x {count}"
+            how = f"managed spot: {runs:f} runs x {hours} h x {count} x (1 - {saving})" if spot else \
+                f"{runs:f} runs x {hours} h x {count}"
+            how += f"; runs from {source}"
             ctx.add(f"training {step.get('Name')} {itype} ({how})", "usage", billed, "instance-hour",
                     f"aws.sagemaker.training.{itype}")
         elif step.get("Type") == "Processing":
             config = args.get("ProcessingResources", {}).get("ClusterConfig", {})
             itype, count = str(config.get("InstanceType")), dec(config.get("InstanceCount", 1))
             proc = dec(training.processing_hours_per_run)
-            ctx.add(f"processing {step.get('Name')} {itype} ({runs} runs x {proc} h x {count})", "usage",
+            ctx.add(f"processing {step.get('Name')} {itype} ({runs:f} runs x {proc} h x {count})", "usage",
                     runs * proc * count, "instance-hour", f"aws.sagemaker.processing.{itype}")
 
 
@@ -348,7 +350,7 @@ def eks_node_group(ctx: PriceContext, p: Placed) -> None:
         ctx.add(f"{desired} x {itype} nodes ({how})", "hourly", ctx.hours * desired, "instance-hour",
                 f"aws.ec2.{itype}", factor=factor)
     if int(scaling.get("minSize", desired)) == 0:
-        hours = sum((dec(m.training.runs_per_month) * dec(m.training.hours_per_run) for m in ctx.scenario.models),
+        hours = sum((ctx.training_runs(m.name, m)[0] * dec(m.training.hours_per_run) for m in ctx.scenario.models),
                     Decimal(0))
         ctx.add(f"training on {itype} nodes scaled from zero ({hours.normalize():f} h, all models; {how})", "usage",
                 hours, "instance-hour", f"aws.ec2.{itype}", factor=factor, category="training")

@@ -89,7 +89,7 @@ def bucket_object(ctx: PriceContext, p: Placed) -> None:
         ctx.estimate.free.append((p.record.name, p.record.type, "an object is billed as its bucket's storage"))
         return
     models = [p.usage] if p.usage else ctx.scenario.models
-    runs = sum((dec(m.training.runs_per_month) for m in models), Decimal(0))
+    runs = sum((ctx.training_runs(m.name, m)[0] for m in models), Decimal(0))
     whose = "its model" if p.usage else "all models"
     ctx.add(f"Vertex AI Pipelines run fee ({runs.normalize():f} runs, {whose})", "usage", runs, "run",
             "gcp.vertex.pipelines.run", category="training")
@@ -99,9 +99,10 @@ def bucket_object(ctx: PriceContext, p: Placed) -> None:
             ctx.unpriced(f"training compute ({m.name})", "the template's machine type is a secret in the graph and "
                          "the scenario names no GCP training instance type (models[].training.instance_type.gcp)")
             continue
-        runs, hours = dec(m.training.runs_per_month), dec(m.training.hours_per_run)
+        (runs, source), hours = ctx.training_runs(m.name, m), dec(m.training.hours_per_run)
         ctx.add(f"custom training {machine} ({runs.normalize():f} runs x {hours.normalize():f} h, the scenario's "
-                "machine type)", "usage", runs * hours, "node-hour", f"gcp.vertex.training.{machine}",
+                f"machine type; runs from {source})", "usage", runs * hours, "node-hour",
+                f"gcp.vertex.training.{machine}",
                 category="training")
 
 
