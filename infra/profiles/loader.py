@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from infra.errors import Problem, UserError
-from infra.profiles.model import Profile, ProfileBody
+from infra.profiles.model import OTHER_CLOUD_KIND, Profile, ProfileBody
 from infra.profiles.validators import ENVIRONMENTS
 from infra.profiles.wording import describe, did_you_mean
 from infra.project import Project, find_project
@@ -125,7 +125,7 @@ def _problems(exc: ValidationError, layers: list[Layer], data: Any, model: type[
     problems = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
-        if err["type"] == "union_tag_invalid":
+        if err["type"] in ("union_tag_invalid", OTHER_CLOUD_KIND):
             loc = (*loc, "kind")
         layer, line, key = _locate(layers, data, loc)
         dotted = layer.prefix + ".".join(str(p) for p in key)

@@ -12,6 +12,7 @@ import ipaddress
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from infra.profiles.validators import (
     ENVIRONMENTS,
@@ -28,7 +29,7 @@ from infra.profiles.validators import (
     check_training_instance_type,
     check_unix_cron,
 )
-from infra.profiles.wording import did_you_mean
+from infra.profiles.wording import _kind_tag, _members, _models, did_you_mean
 from infra.runtime.abtest.policy import GuardrailPolicy
 from infra.runtime.drift.config import DriftConfig
 
@@ -845,6 +846,11 @@ class ModelSpec(Strict):
     def source_prefix(self, name: str) -> str:
         return self.dataset.source_prefix or f"landing/{name}/"
 
+    @field_validator("training", "serving", "monitoring", mode="before")
+    @classmethod
+    def _model_kind_of_cloud(cls, value: Any, info: ValidationInfo) -> Any:
+        return kind_of_cloud(cls, value, info)
+
     @model_validator(mode="after")
     def _kinds_go_together(self) -> ModelSpec:
         # A model runs either on SageMaker with Lambda jobs or on Kubernetes with CronJobs, not a mix.
@@ -889,10 +895,23 @@ def _with_kinds(section: Any, defaults: dict[str, str]) -> Any:
     return filled
 
 
-def _own_cloud(value: Any, cloud: str, where: str) -> None:
-    own = getattr(type(value), "cloud", "aws")
-    if own != cloud:
-        raise ValueError(f"{where}kind {getattr(value, 'kind', '')!r} runs on {own}; this profile's cloud is {cloud}")
+OTHER_CLOUD_KIND = "kind_of_other_cloud"  # the error type; the loader reports it at the `kind` line
+
+
+def kind_of_cloud(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """Before a capability is parsed: its `kind` must run on the profile's cloud. Checked first, so a kind of
+    another cloud is named as such (not reported as unknown fields of a kind it was not meant to be).
+
+    Raises PydanticCustomError `kind_of_other_cloud`."""
+    if not isinstance(value, dict) or info.field_name is None:
+        return value
+    kind, cloud = value.get("kind"), cloud_of(info)
+    for member in _models(_members(model.model_fields[info.field_name].annotation)):
+        own = getattr(member, "cloud", "aws")
+        if _kind_tag(member) == kind and own != cloud:
+            raise PydanticCustomError(OTHER_CLOUD_KIND, "kind '{kind}' runs on {own}; this profile's cloud is "
+                                      "{cloud}", {"kind": kind, "own": own, "cloud": cloud})
+    return value
 
 
 # ---------------------------------------------------------------- profile
@@ -977,20 +996,16 @@ class ProfileBody(Strict):
             raise ValueError(f"only for cloud gcp (this profile's cloud is {cloud})")
         return value
 
-    @field_validator(*PLATFORM_CAPABILITIES)
+    @field_validator(*PLATFORM_CAPABILITIES, mode="before")
     @classmethod
-    def _kind_of_cloud(cls, value: BaseModel | None, info: ValidationInfo) -> BaseModel | None:
-        if value is not None:  # an optional capability (cluster) may be left out
-            _own_cloud(value, cloud_of(info), "")
-        return value
+    def _kind_of_cloud(cls, value: Any, info: ValidationInfo) -> Any:
+        return kind_of_cloud(cls, value, info)
 
     @field_validator("models")
     @classmethod
     def _model_kinds_of_cloud(cls, models: dict[str, ModelSpec], info: ValidationInfo) -> dict[str, ModelSpec]:
         cloud = cloud_of(info)
         for name, model in models.items():
-            for capability in MODEL_CAPABILITIES:
-                _own_cloud(getattr(model, capability), cloud, f"models.{name}.{capability}: ")
             if cloud == "gcp":  # Cloud Scheduler takes unix cron
                 try:
                     check_unix_cron(model.dataset.ingestion_schedule)
