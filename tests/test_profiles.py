@@ -16,6 +16,7 @@ from infra.profiles.exceptions import loosened_defaults
 from infra.profiles.loader import load_stack, resolve
 from infra.profiles.schema import SCHEMA_FILE, schema_text
 from infra.profiles.validators import check_region, check_schedule_expression
+from infra.profiles.wording import did_you_mean
 
 BAD = Path(__file__).parent / "fixtures" / "bad"
 runner = CliRunner()
@@ -233,3 +234,24 @@ def test_example_profiles_validate_in_every_environment(path: Path) -> None:
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     assert all(env in result.output for env in ("dev", "staging", "prod"))
+
+
+def test_validate_takes_a_builtin_profile_by_name() -> None:
+    result = runner.invoke(app, ["validate", "vertex-managed"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("mlflow-sagemakr", "mlflow-sagemakr: no such file; did you mean 'mlflow-sagemaker'?"),
+    (str(BAD), "is a directory; give a profile file"),
+])
+def test_validate_says_what_a_wrong_target_is(target: str, message: str) -> None:
+    result = runner.invoke(app, ["validate", target])
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+
+
+@settings(max_examples=100, deadline=None, derandomize=True, database=None)
+@given(number=st.integers(0, 10_000) | st.floats(0, 1e4, allow_nan=False))
+def test_a_number_is_never_taken_for_a_misspelling(number: float) -> None:
+    assert did_you_mean(number, ["1", "7", "30", "90", "365"]) == ""
+    assert did_you_mean(str(number), ["1", "7", "30", "90", "365"]) == ""

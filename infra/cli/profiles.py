@@ -18,11 +18,13 @@ from infra.profiles.loader import (
     display_path,
     load_profile,
     load_stack,
+    profile_path,
     resolve,
     stack_file_path,
 )
 from infra.profiles.schema import schema_text
 from infra.profiles.validators import ENVIRONMENTS
+from infra.profiles.wording import did_you_mean
 from infra.project import find_project
 
 
@@ -75,8 +77,14 @@ def validate(
                 spec = load_stack(path.name.removeprefix("Pulumi.").removesuffix(".yaml"), path)
                 checked.append((display_path(path), spec.environment, loosened_defaults(spec)))
             else:
+                if path.is_dir():
+                    raise UserError.single(display_path(path), "is a directory; give a profile file, a stack file "
+                                           "or a built-in profile's name")
+                if not path.is_file() and str(path) in builtin_profiles():  # a built-in profile, by name
+                    path = profile_path(str(path))
                 if not path.is_file():
-                    raise UserError.single(display_path(path), "no such file")
+                    raise UserError.single(display_path(path), "no such file" + did_you_mean(
+                        str(path), builtin_profiles()))
                 load_profile(path)
                 for env in ENVIRONMENTS:  # each environment's problems, not only the first one's
                     try:

@@ -60,7 +60,8 @@ def aws_regions() -> frozenset[str]:
 def _aws_region(value: str) -> str:
     """An AWS region where SageMaker runs (see `aws_regions`); a near miss gets a did-you-mean."""
     if value not in aws_regions():
-        hint = did_you_mean(value, aws_regions()) or "; for example us-east-1 or eu-central-1"
+        # Region names share most letters ('europe-west4' is 0.69 like 'eu-isoe-west-1'): only a near miss is a hint.
+        hint = did_you_mean(value, aws_regions(), cutoff=0.8) or "; for example us-east-1 or eu-central-1"
         raise ValueError(f"{value!r} is not an AWS region with SageMaker{hint}")
     return value
 

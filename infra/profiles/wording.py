@@ -17,9 +17,13 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
 
-def did_you_mean(word: object, choices: Iterable[str]) -> str:
-    """`; did you mean 'x'?` for the closest choice, or "" when nothing is close."""
-    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
+def did_you_mean(word: object, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    """`; did you mean 'x'?` for the closest choice, or "" when nothing is close. A number is never a misspelling
+    (91 is not "close" to 1), so numbers get no suggestion."""
+    text = str(word)
+    if isinstance(word, int | float) or text.replace(".", "", 1).lstrip("-").isdigit():
+        return ""
+    close = difflib.get_close_matches(text, sorted(set(choices)), n=1, cutoff=cutoff)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
