@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -371,7 +372,8 @@ def synthesize(scenario: Scenario, progress: Progress = lambda _: None) -> Synth
 
     Several profiles run side by side, each in a forked process (as many as there are CPUs): a run is CPU-bound
     Python (the cloud SDK's modules imported, then its event loop) and the profiles share nothing, so on two
-    cores three profiles take about the time of two. Where fork is not available, one after another."""
+    cores three profiles take about the time of two. Where fork is not available, or other threads run in this
+    process (fork would copy their locks held), one after another."""
     from infra.profiles.loader import builtin_profiles
 
     available = set(builtin_profiles())
@@ -380,7 +382,9 @@ def synthesize(scenario: Scenario, progress: Progress = lambda _: None) -> Synth
     out.missing = {n: "not a built-in profile yet: no figures rather than invented ones"
                    for n in scenario.profiles if n not in available}
     workers = min(len(names), os.cpu_count() or 1)
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    # Forking a process that runs other threads (a test runner's, the mock runtime's executors) can leave the
+    # child holding a lock no thread will release: fork only from a single-threaded process.
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
         for name in names:
             progress(f"synthesizing {name} ({scenario.environment})")
             out.graphs[name], out.regions[name] = _synthesize_one(name, scenario.environment)
