@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from infra.cli.main import app
 from infra.errors import UserError
 from infra.profiles.exceptions import loosened_defaults
-from infra.profiles.loader import load_stack, resolve
+from infra.profiles.loader import PROFILES_DIR, load_stack, resolve
 from infra.profiles.schema import SCHEMA_FILE, schema_text
 from infra.profiles.validators import check_region, check_schedule_expression
 from infra.profiles.wording import did_you_mean
@@ -255,3 +255,22 @@ def test_validate_says_what_a_wrong_target_is(target: str, message: str) -> None
 def test_a_number_is_never_taken_for_a_misspelling(number: float) -> None:
     assert did_you_mean(number, ["1", "7", "30", "90", "365"]) == ""
     assert did_you_mean(str(number), ["1", "7", "30", "90", "365"]) == ""
+
+
+WANDB = PROFILES_DIR / "wandb-kubeflow.yaml"
+
+
+@pytest.mark.parametrize(("replace", "with_", "message"), [
+    ("instance_types: [g5.xlarge, g6.xlarge]", "instance_types: [banana]", "'banana' is not an EC2 instance type"),
+    ("instance_types: [g5.xlarge, g6.xlarge]", "instance_types: [ml.g5.xlarge]", "is a SageMaker instance type"),
+    ("instance_types: [g5.xlarge, g6.xlarge]", "instance_types: [m6i.large]", "'m6i.large' has no NVIDIA GPU"),
+    ('kubernetes_version: "1.33"', 'kubernetes_version: "1.99"', "Kubernetes 1.99 is newer than the 1.36 API"),
+])
+def test_eks_node_types_and_version_are_checked(tmp_path: Path, replace: str, with_: str, message: str) -> None:
+    text = WANDB.read_text()
+    assert replace in text
+    path = tmp_path / "eks.yaml"
+    path.write_text(text.replace(replace, with_, 1))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+    assert "eks.yaml:" in result.output

@@ -19,6 +19,7 @@ from infra.profiles.validators import (
     REGION_CHECKS,
     check_bucket_prefix,
     check_cidr,
+    check_ec2_instance_type,
     check_fargate_size,
     check_gce_machine_type,
     check_rds_instance_class,
@@ -668,8 +669,18 @@ class NodeGroup(Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     taints: list[Taint] = Field(default_factory=list)
 
+    @field_validator("instance_types")
+    @classmethod
+    def _ec2_types(cls, types: list[str]) -> list[str]:
+        for value in types:
+            check_ec2_instance_type(value)
+        return types
+
     @model_validator(mode="after")
     def _sizes(self) -> NodeGroup:
+        if self.gpu:
+            for value in self.instance_types:
+                check_ec2_instance_type(value, gpu=True)
         if not self.min_size <= self.desired_size <= self.max_size:
             raise ValueError("node group sizes must satisfy min_size <= desired_size <= max_size")
         return self
@@ -707,6 +718,9 @@ class KubeflowPipelinesInstall(Strict):
     database: KfpDatabase = Field(default_factory=KfpDatabase)
 
 
+KUBERNETES_MODELS_MINOR = 36  # the pinned `kubernetes` client 36.x is generated from Kubernetes release-1.36
+
+
 class EksCluster(Strict):
     """An EKS cluster with managed node groups, and what runs on it for the whole stack (KFP, KServe, ESO)."""
 
@@ -721,6 +735,18 @@ class EksCluster(Strict):
     node_groups: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")], NodeGroup] = Field(
         default_factory=_default_node_groups, min_length=1)
     kubeflow_pipelines: KubeflowPipelinesInstall = Field(default_factory=KubeflowPipelinesInstall)
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _known_version(cls, version: str) -> str:
+        # Manifests are checked against the pinned Kubernetes client's OpenAPI models (kubernetes 36 = release-1.36):
+        # a newer cluster could serve APIs those models do not know.
+        minor = int(version.split(".")[1])
+        if minor > KUBERNETES_MODELS_MINOR:
+            raise ValueError(f"Kubernetes {version} is newer than the 1.{KUBERNETES_MODELS_MINOR} API the project's "
+                             "manifests are checked against; pin 1.33 (the default) or at most "
+                             f"1.{KUBERNETES_MODELS_MINOR}")
+        return version
 
     @field_validator("public_access_cidrs")
     @classmethod

@@ -202,6 +202,24 @@ def check_fargate_size(cpu: int, memory_mib: int) -> None:
                          f"memory_mib is {listed}")
 
 
+_EC2_TYPE = re.compile(rf"^{_FAMILY}\.{_SIZE}$")
+# EC2's accelerated-computing families with NVIDIA GPUs are the G and P families (g4dn, g5, g6, p4d, p5, ...);
+# inf and trn carry AWS's own chips, which the NVIDIA AMI does not drive.
+_NVIDIA_FAMILY = re.compile(r"^[gp]\d")
+
+
+def check_ec2_instance_type(value: str, *, gpu: bool = False) -> str:
+    """An EC2 instance type such as m6i.large (not a SageMaker `ml.` type); with `gpu`, an NVIDIA G or P type."""
+    if value.startswith("ml."):
+        raise ValueError(f"{value!r} is a SageMaker instance type; node groups take EC2 types such as "
+                         f"{value.removeprefix('ml.')}")
+    if not _EC2_TYPE.match(value):
+        raise ValueError(f"{value!r} is not an EC2 instance type (for example m6i.large or g5.xlarge)")
+    if gpu and not _NVIDIA_FAMILY.match(value):
+        raise ValueError(f"{value!r} has no NVIDIA GPU: a gpu node group takes G or P types such as g5.xlarge")
+    return value
+
+
 def check_rds_instance_class(value: str) -> str:
     if not _RDS_CLASS.match(value):
         raise ValueError(f"{value!r} is not an RDS instance class (for example db.t4g.small)")
